@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "local": ("voltway.local.command", "run the whole platform locally from template.yaml (no AWS, no Docker)"),
+    "local": ("voltway.local.command", "run the platform locally from template.yaml (no AWS, no Docker)"),
     "simulate": ("voltway.simulator.command", "run simulated OCPP 1.6J chargers against an endpoint"),
     "token": ("voltway.identity.command", "print a JWT for the local stack"),
     "charger": ("voltway.chargers.command", "manage chargers through the operator API"),
