@@ -1,0 +1,1 @@
+"""Notifications: transactional e-mails (receipts, export ready), delivered from a queue."""
