@@ -1,0 +1,1 @@
+"""Benchmarks: each bench_*.py module runs standalone and prints its figures."""
