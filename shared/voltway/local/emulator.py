@@ -1,0 +1,75 @@
+"""The AWS endpoint of the local stack: the embedded moto server, or whatever ``AWS_ENDPOINT_URL`` names.
+
+- ``AWS_ENDPOINT_URL`` unset: start moto's ``ThreadedMotoServer`` in-process on 127.0.0.1:5000
+  (configurable; port 0 picks a free port). moto serves everything the template uses, DynamoDB included.
+- ``AWS_ENDPOINT_URL`` set to LocalStack (``http://127.0.0.1:4566``): used as is. LocalStack community
+  without Docker lacks DynamoDB offline and API Gateway v2 (see ../shared/docs/field-notes.md); the
+  gateways here do not need API Gateway v2, but the tables will not be created.
+- ``AWS_ENDPOINT_URL`` set to an ``amazonaws.com`` URL: real AWS with the caller's credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from types import TracebackType
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+
+
+@dataclass(frozen=True)
+class EmulatorInfo:
+    endpoint_url: str
+    embedded: bool
+
+    @property
+    def is_real_aws(self) -> bool:
+        return "amazonaws.com" in self.endpoint_url
+
+
+class Emulator:
+    """Start (or find) the AWS endpoint; a context manager that stops what it started."""
+
+    def __init__(
+        self, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, endpoint_url: str | None = None
+    ) -> None:
+        self._port = port
+        self._host = host
+        self._configured = endpoint_url if endpoint_url is not None else os.environ.get("AWS_ENDPOINT_URL")
+        self._server: object | None = None
+        self.info: EmulatorInfo | None = None
+
+    def start(self) -> EmulatorInfo:
+        if self._configured:
+            self.info = EmulatorInfo(endpoint_url=self._configured.rstrip("/"), embedded=False)
+            logger.info("using the configured AWS endpoint %s", self.info.endpoint_url)
+            return self.info
+        from moto.server import ThreadedMotoServer
+
+        # moto's server logs every request through werkzeug; one line per AWS call drowns the runtime's log.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        self._server = server
+        self.info = EmulatorInfo(endpoint_url=f"http://{host}:{port}", embedded=True)
+        logger.info("embedded AWS emulator (moto server) on %s", self.info.endpoint_url)
+        return self.info
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()  # type: ignore[attr-defined]
+            logger.info("embedded AWS emulator stopped")
+
+    def __enter__(self) -> EmulatorInfo:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
