@@ -1,0 +1,87 @@
+"""OCPP 1.6 Core profile handlers (charger-initiated): BootNotification, Heartbeat, StatusNotification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ocpp.v16.enums import Action
+
+from voltway.chargers.model import BootInfo, ConnectorState, RegistrationStatus
+from voltway.chargers.ports import ChargerRepository
+from voltway.observability import count
+from voltway.ocpp.dispatch import CallContext, Dispatcher
+from voltway.ocpp.errors import PropertyConstraintViolation
+from voltway.ocpp.timestamps import format_datetime, parse_datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CorePolicy:
+    registration_policy: Literal["reject", "pending"]
+    heartbeat_interval_seconds: int
+
+
+class CoreProfile:
+    def __init__(self, chargers: ChargerRepository, policy: CorePolicy) -> None:
+        self._chargers = chargers
+        self._policy = policy
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        dispatcher.register(
+            Action.boot_notification, self.boot_notification, requires_accepted=False, records_last_seen=True
+        )
+        dispatcher.register(Action.heartbeat, self.heartbeat, records_last_seen=True)
+        dispatcher.register(Action.status_notification, self.status_notification, records_last_seen=True)
+
+    def boot_notification(self, ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
+        charger = ctx.charger
+        if charger is not None and charger.enabled:
+            status = RegistrationStatus.ACCEPTED
+        elif self._policy.registration_policy == "pending":
+            status = RegistrationStatus.PENDING
+        else:
+            status = RegistrationStatus.REJECTED
+        if charger is not None:
+            boot = BootInfo(
+                vendor=payload["chargePointVendor"],
+                model=payload["chargePointModel"],
+                serial_number=payload.get("chargePointSerialNumber"),
+                charge_box_serial_number=payload.get("chargeBoxSerialNumber"),
+                firmware_version=payload.get("firmwareVersion"),
+                iccid=payload.get("iccid"),
+                imsi=payload.get("imsi"),
+                meter_type=payload.get("meterType"),
+                meter_serial_number=payload.get("meterSerialNumber"),
+                booted_at=ctx.received_at,
+            )
+            self._chargers.record_boot(ctx.charge_point_id, boot, status, ctx.received_at)
+        count(f"Boot{status.value}")
+        return {
+            "status": status.value,
+            "currentTime": format_datetime(ctx.received_at),
+            "interval": self._policy.heartbeat_interval_seconds,
+        }
+
+    def heartbeat(self, ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
+        self._chargers.touch(ctx.charge_point_id, ctx.received_at)
+        count("Heartbeat")
+        return {"currentTime": format_datetime(ctx.received_at)}
+
+    def status_notification(self, ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
+        connector_id: int = payload["connectorId"]
+        if connector_id < 0:
+            raise PropertyConstraintViolation("connectorId must be >= 0", {"field": "connectorId"})
+        stamp = payload.get("timestamp")
+        state = ConnectorState(
+            status=payload["status"],
+            error_code=payload["errorCode"],
+            timestamp=parse_datetime(stamp) if stamp else ctx.received_at,
+            info=payload.get("info"),
+            vendor_id=payload.get("vendorId"),
+            vendor_error_code=payload.get("vendorErrorCode"),
+        )
+        self._chargers.record_connector(ctx.charge_point_id, connector_id, state, ctx.received_at)
+        count("StatusNotification")
+        if state.error_code != "NoError":
+            count("ConnectorFault")
+        return {}
