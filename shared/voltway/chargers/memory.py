@@ -21,6 +21,7 @@ class InMemoryChargerRepository:
         self,
         charge_point_id: str,
         tenant_id: str,
+        *,
         password_hash: str | None,
         security_profile: int,
         enabled: bool,

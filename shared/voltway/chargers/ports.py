@@ -18,6 +18,7 @@ class ChargerRepository(Protocol):
         self,
         charge_point_id: str,
         tenant_id: str,
+        *,
         password_hash: str | None,
         security_profile: int,
         enabled: bool,

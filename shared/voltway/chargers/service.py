@@ -67,10 +67,10 @@ class ChargerRegistry:
         charger = self._chargers.save_registration(
             registration.charge_point_id,
             registration.tenant_id,
-            password_hash,
-            registration.security_profile,
-            registration.enabled,
-            self._clock(),
+            password_hash=password_hash,
+            security_profile=registration.security_profile,
+            enabled=registration.enabled,
+            now=self._clock(),
         )
         count("ChargerRegistered")
         return charger

@@ -76,7 +76,10 @@ class CentralSystem:
             return Outcome(None, reply)
         if message is not None:
             reply = self._answer(charge_point_id, connection_id, message, now)
-        self._audit.record(self._audit_entries(charge_point_id, connection_id, raw, message, reply, now))
+        entries = self._audit_entries(
+            charge_point_id, connection_id, raw=raw, message=message, reply=reply, now=now
+        )
+        self._audit.record(entries)
         self._send(charge_point_id, connection_id, reply)
         return Outcome(charge_point_id, reply)
 
@@ -153,6 +156,7 @@ class CentralSystem:
     def _audit_entries(
         charge_point_id: str,
         connection_id: str,
+        *,
         raw: str,
         message: frames.Message | None,
         reply: str | None,

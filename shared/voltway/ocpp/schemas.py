@@ -1,6 +1,6 @@
 """Validation of OCPP 1.6 payloads against the JSON schemas shipped in the ``ocpp`` wheel.
 
-The schemas are compiled with fastjsonschema (≈20× faster than the package's own async jsonschema
+The schemas are compiled with fastjsonschema (about 20 times faster than the package's own async jsonschema
 validation) lazily, once per action and process, and ``date-time`` formats are really checked
 (RFC 3339 with offset), which the ``ocpp`` package's validation skips. Schema violations map to OCPP-J
 error codes here and nowhere else.
