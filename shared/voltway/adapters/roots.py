@@ -1,0 +1,147 @@
+"""Composition roots: one per function, built once per process from validated configuration."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field
+
+from voltway.adapters.apigateway import ApiGatewayConnections, management_endpoint
+from voltway.adapters.aws import client
+from voltway.adapters.dynamo import (
+    DynamoChargerRepository,
+    DynamoConnectionRegistry,
+    DynamoIdempotencyStore,
+    DynamoMessageAudit,
+)
+from voltway.adapters.dynamo_models import ChargerItem, ConnectionItem, IdempotencyItem, MessageItem, bind
+from voltway.adapters.sns import SnsAlertPublisher
+from voltway.chargers.service import ChargerRegistry
+from voltway.config import AwsSettings
+from voltway.ocpp.central_system import CentralSystem
+from voltway.ocpp.core import CorePolicy, CoreProfile
+from voltway.ocpp.dispatch import Dispatcher
+from voltway.ocpp.ports import MessageAudit
+
+Environ = Mapping[str, str] | None
+
+
+class ChargersSettings(AwsSettings):
+    chargers_table: str
+
+
+class ConnectSettings(ChargersSettings):
+    connections_table: str
+
+
+class MessageSettings(ConnectSettings):
+    messages_table: str
+    ocpp_idempotency_table: str
+    ws_management_endpoint: str
+    registration_policy: Literal["reject", "pending"]
+    heartbeat_interval_seconds: int = Field(ge=30, le=86400)
+    # A retried CALL within this window gets the first answer again.
+    ocpp_idempotency_ttl_seconds: int = Field(default=3600, ge=60)
+    message_audit_ttl_days: int = Field(default=30, ge=1)
+
+
+class MonitorSettings(ChargersSettings):
+    alerts_topic_arn: str
+    offline_after_seconds: int = Field(ge=60)
+
+
+class ApiSettings(ChargersSettings):
+    messages_table: str
+
+
+def _chargers(settings: ChargersSettings) -> DynamoChargerRepository:
+    model = bind(
+        ChargerItem, settings.chargers_table, region=settings.aws_region, host=settings.aws_endpoint_url
+    )
+    return DynamoChargerRepository(model)
+
+
+def _connections(settings: ConnectSettings) -> DynamoConnectionRegistry:
+    model = bind(
+        ConnectionItem, settings.connections_table, region=settings.aws_region, host=settings.aws_endpoint_url
+    )
+    return DynamoConnectionRegistry(model)
+
+
+def _audit(table: str, settings: AwsSettings, ttl_days: int = 30) -> DynamoMessageAudit:
+    model = bind(MessageItem, table, region=settings.aws_region, host=settings.aws_endpoint_url)
+    return DynamoMessageAudit(model, timedelta(days=ttl_days))
+
+
+def connect_registry(environ: Environ = None) -> ChargerRegistry:
+    settings = ConnectSettings.from_env(environ)
+    return ChargerRegistry(_chargers(settings), _connections(settings))
+
+
+def central_system(environ: Environ = None) -> CentralSystem:
+    settings = MessageSettings.from_env(environ)
+    chargers = _chargers(settings)
+    dispatcher = Dispatcher()
+    CoreProfile(
+        chargers, CorePolicy(settings.registration_policy, settings.heartbeat_interval_seconds)
+    ).register(dispatcher)
+    idempotency_model = bind(
+        IdempotencyItem,
+        settings.ocpp_idempotency_table,
+        region=settings.aws_region,
+        host=settings.aws_endpoint_url,
+    )
+    management = client(
+        "apigatewaymanagementapi",
+        region=settings.aws_region,
+        endpoint_url=management_endpoint(settings.ws_management_endpoint),
+    )
+    return CentralSystem(
+        chargers=chargers,
+        connections=_connections(settings),
+        dispatcher=dispatcher,
+        idempotency=DynamoIdempotencyStore(
+            idempotency_model, timedelta(seconds=settings.ocpp_idempotency_ttl_seconds)
+        ),
+        audit=_audit(settings.messages_table, settings, settings.message_audit_ttl_days),
+        sender=ApiGatewayConnections(management),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorRoot:
+    registry: ChargerRegistry
+    alerts: SnsAlertPublisher
+    offline_after: timedelta
+
+
+def monitor(environ: Environ = None) -> MonitorRoot:
+    settings = MonitorSettings.from_env(environ)
+    sns = client("sns", region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    return MonitorRoot(
+        ChargerRegistry(_chargers(settings)),
+        SnsAlertPublisher(sns, settings.alerts_topic_arn),
+        timedelta(seconds=settings.offline_after_seconds),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRoot:
+    chargers: ChargerRegistry
+    messages: MessageAudit
+
+
+def api(environ: Environ = None) -> ApiRoot:
+    settings = ApiSettings.from_env(environ)
+    return ApiRoot(ChargerRegistry(_chargers(settings)), _audit(settings.messages_table, settings))
+
+
+# Cached per process: the functions call these at cold start.
+cached_connect_registry = functools.cache(connect_registry)
+cached_central_system = functools.cache(central_system)
+cached_monitor = functools.cache(monitor)
+cached_api = functools.cache(api)
