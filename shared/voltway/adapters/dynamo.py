@@ -15,7 +15,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from voltway.adapters.dynamo_models import ChargerItem, ConnectionItem, IdempotencyItem, MessageItem
-from voltway.chargers.errors import ChargerConflict, InvalidRegistration
+from voltway.chargers.errors import ChargerConflict, InvalidCursor, InvalidRegistration
 from voltway.chargers.model import BootInfo, Charger, ConnectorState, Page, RegistrationStatus
 from voltway.ocpp.ports import AuditEntry, AuditPage, IdempotencyRecord
 
@@ -35,9 +35,9 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError as e:
-        raise ValueError("invalid cursor") from e
+        raise InvalidCursor("invalid cursor") from e
     if not isinstance(value, dict):
-        raise ValueError("invalid cursor")
+        raise InvalidCursor("invalid cursor")
     return value
 
 

@@ -25,3 +25,7 @@ class AuthenticationFailed(ChargerError):
     def __init__(self, message: str, *, missing_credentials: bool = False) -> None:
         super().__init__(message)
         self.missing_credentials = missing_credentials
+
+
+class InvalidCursor(ChargerError):
+    """A pagination cursor that this API did not issue."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import binascii
 from dataclasses import replace
 from datetime import datetime
 
-from voltway.chargers.errors import ChargerConflict, InvalidRegistration
+from voltway.chargers.errors import ChargerConflict, InvalidCursor, InvalidRegistration
 from voltway.chargers.model import BootInfo, Charger, ConnectorState, Page, RegistrationStatus
 
 
@@ -101,7 +102,10 @@ class InMemoryChargerRepository:
         return True
 
     def list_by_tenant(self, tenant_id: str, limit: int, cursor: str | None) -> Page:
-        after = base64.urlsafe_b64decode(cursor.encode()).decode() if cursor else ""
+        try:
+            after = base64.urlsafe_b64decode(cursor.encode()).decode() if cursor else ""
+        except (binascii.Error, UnicodeDecodeError) as e:
+            raise InvalidCursor("invalid cursor") from e
         ids = sorted(k for k, v in self.items.items() if v.tenant_id == tenant_id and k > after)
         page = ids[:limit]
         next_cursor = (

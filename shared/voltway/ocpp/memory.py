@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from voltway.chargers.errors import InvalidCursor
 from voltway.ocpp.ports import AuditEntry, AuditPage, ConnectionGone, IdempotencyRecord
 
 
@@ -17,6 +18,8 @@ class InMemoryMessageAudit:
 
     def recent(self, charge_point_id: str, limit: int, cursor: str | None) -> AuditPage:
         mine = [e for e in reversed(self.entries) if e.charge_point_id == charge_point_id]
+        if cursor and not cursor.isdigit():
+            raise InvalidCursor("invalid cursor")
         start = int(cursor) if cursor else 0
         page = mine[start : start + limit]
         return AuditPage(page, str(start + limit) if start + limit < len(mine) else None)

@@ -1,0 +1,94 @@
+"""HTTP transport helpers for the Chalice app: claims -> principal, query parameters, and the ONE
+mapping from domain errors to the error shape ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec
+
+from chalice.app import Response
+from pydantic import ValidationError
+
+from voltway.chargers.errors import (
+    ChargerConflict,
+    ChargerNotFound,
+    InvalidCursor,
+    InvalidRegistration,
+)
+from voltway.identity import Forbidden, Principal, Unauthenticated
+from voltway.observability import logger
+
+P = ParamSpec("P")
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+# exception type -> (HTTP status, error code); first match wins, so subclasses come first.
+_STATUS: list[tuple[type[Exception], int, str]] = [
+    (Unauthenticated, 401, "unauthenticated"),
+    (Forbidden, 403, "forbidden"),
+    (ChargerNotFound, 404, "not_found"),
+    (ChargerConflict, 409, "conflict"),
+    (InvalidRegistration, 400, "invalid_request"),
+    (InvalidCursor, 400, "invalid_cursor"),
+    (BadRequest, 400, "invalid_request"),
+]
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    return Response(
+        body={"error": {"code": code, "message": message, "details": details}},
+        status_code=status,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def to_response(error: Exception) -> Response:
+    if isinstance(error, ValidationError):
+        field_errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+            for e in error.errors(include_url=False, include_input=False)
+        ]
+        return error_response(400, "validation_error", "the request is not valid", field_errors)
+    for kind, status, code in _STATUS:
+        if isinstance(error, kind):
+            details = getattr(error, "details", None)
+            return error_response(status, code, str(error) or code, details)
+    logger.exception("unhandled error in HTTP route")
+    return error_response(500, "internal_error", "an internal error occurred")
+
+
+def mapped(view: Callable[P, Any]) -> Callable[P, Any]:
+    """Wrap a route so that every exception leaves as the one error shape."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except Exception as e:
+            return to_response(e)
+
+    return wrapper
+
+
+def principal(context: Mapping[str, Any] | None) -> Principal:
+    """The caller, from the claims API Gateway's JWT authorizer forwarded (payload format 1.0)."""
+    authorizer = (context or {}).get("authorizer") or {}
+    claims = authorizer.get("claims") if isinstance(authorizer, Mapping) else None
+    if claims is None and isinstance(authorizer, Mapping):  # payload format 2.0 shape, tolerated
+        claims = (authorizer.get("jwt") or {}).get("claims")
+    return Principal.from_claims(claims)
+
+
+def int_param(params: Mapping[str, str] | None, name: str, default: int, low: int, high: int) -> int:
+    raw = (params or {}).get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequest(f"{name} must be an integer from {low} to {high}", {"field": name})
+    return int(raw)
