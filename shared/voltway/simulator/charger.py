@@ -347,7 +347,7 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]  # ocpp ships no type
         await self.ready.wait()
         connector = self.free_connector(preferred=index % len(self.connectors) + 1)
         if connector is None:
-            self.stats.sessions_skipped["no free connector"] += 1
+            self.stats.session_skipped(self.id, "no free connector", remote=False)
             return
         self.reserve(connector)
         await self.run_session(connector, self.id_tag, remote=False)
@@ -376,7 +376,7 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]  # ocpp ships no type
         if must_authorize:
             auth = await self.request(call.Authorize(id_tag=id_tag))
             if auth.result is not None and _tag_status(auth.result) != AuthorizationStatus.accepted:
-                self.stats.sessions_skipped[f"Authorize {_tag_status(auth.result)}"] += 1
+                self.stats.session_skipped(self.id, f"Authorize {_tag_status(auth.result)}", remote)
                 return
         await self.send_status(n, ChargePointStatus.preparing)
         meter_start = connector.meter.start_session()
@@ -387,7 +387,7 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]  # ocpp ships no type
         )
         if start.result is None:
             # Nothing to meter or stop without a transaction id: give the connector back.
-            self.stats.sessions_skipped[f"StartTransaction {start.error}"] += 1
+            self.stats.session_skipped(self.id, f"StartTransaction {start.error}", remote)
             connector.meter.stop_session()
             await self.send_status(n, self._idle_status(connector))
             return
@@ -416,11 +416,9 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]  # ocpp ships no type
             )
         )
         if stop.ok:
-            self.stats.sessions_completed += 1
-            self.stats.remote_sessions_completed += int(remote)
-            self.stats.energy_wh += meter_stop - meter_start
+            self.stats.session_completed(self.id, meter_stop - meter_start, remote)
         else:
-            self.stats.sessions_skipped[f"StopTransaction {stop.error}"] += 1
+            self.stats.session_skipped(self.id, f"StopTransaction {stop.error}", remote)
         connector.transaction_id = None
         await self.send_status(n, ChargePointStatus.finishing)
         await self.send_status(n, self._idle_status(connector))

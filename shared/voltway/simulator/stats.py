@@ -91,6 +91,7 @@ class RunStats:
     sessions_completed: int = 0
     sessions_skipped: Counter[str] = field(default_factory=Counter)
     remote_sessions_completed: int = 0
+    planned_sessions_ended: Counter[str] = field(default_factory=Counter)  # per charger, for progress
     energy_wh: int = 0
     started_at: float = field(default_factory=time.perf_counter)
     finished_at: float | None = None
@@ -141,6 +142,19 @@ class RunStats:
         if problem:
             self.problems[charger_id] = problem
 
+    def session_completed(self, charger_id: str, energy_wh: int, remote: bool) -> None:
+        self.sessions_completed += 1
+        self.energy_wh += energy_wh
+        if remote:
+            self.remote_sessions_completed += 1
+        else:
+            self.planned_sessions_ended[charger_id] += 1
+
+    def session_skipped(self, charger_id: str, reason: str, remote: bool) -> None:
+        self.sessions_skipped[reason] += 1
+        if not remote:
+            self.planned_sessions_ended[charger_id] += 1
+
     def finish(self) -> None:
         self.finished_at = time.perf_counter()
 
@@ -151,6 +165,17 @@ class RunStats:
         end = self.finished_at if self.finished_at is not None else time.perf_counter()
         return end - self.started_at
 
+    def progress(self) -> float:
+        """Share of the planned work done, 0..1: a finished charger counts as all its sessions done."""
+        if self.chargers_planned == 0:
+            return 1.0
+        per_charger = 1 + (self.sessions_planned / self.chargers_planned)
+        done = sum(
+            per_charger if charger_id in self.outcomes else self.planned_sessions_ended[charger_id]
+            for charger_id in self.outcomes.keys() | self.planned_sessions_ended.keys()
+        )
+        return min(1.0, done / (per_charger * self.chargers_planned))
+
     @property
     def unanswered(self) -> int:
         """CALLs that never got a response: timed out, or still pending when the run ended."""
@@ -159,6 +184,10 @@ class RunStats:
     @property
     def failed_chargers(self) -> int:
         return sum(1 for outcome in self.outcomes.values() if outcome in FAILED_OUTCOMES)
+
+    @property
+    def refused(self) -> int:
+        return sum(1 for outcome in self.outcomes.values() if outcome == ChargerOutcome.REFUSED)
 
     @property
     def call_errors(self) -> int:
@@ -184,7 +213,7 @@ class RunStats:
             "chargers": {
                 "planned": self.chargers_planned,
                 "connected": len(self.connected),
-                "refused": by_outcome.get(ChargerOutcome.REFUSED, 0),
+                "refused": self.refused,
                 "failed": self.failed_chargers,
                 "by_outcome": dict(sorted(by_outcome.items())),
                 "problems": dict(sorted(self.problems.items())),
