@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -35,11 +35,12 @@ STYLE_HEADER: Final = 4
 
 EXCEL_MAX_TEXT: Final = 32_767
 _EPOCH: Final = datetime(1899, 12, 30)
-_ONE_DAY: Final = timedelta(days=1)
 
-# Anything that makes a string need more than `f"...{s}..."`: XML specials, illegal characters, CR (which
-# XML parsers would normalise to LF), Excel's _xHHHH_ escapes, blanks at either end.
-_NEEDS_WORK: Final = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]|_x[0-9A-Fa-f]{4}_|^\s|\s$")
+# Fast path: a string of printable ASCII other than & < > _ (plus tab/LF) goes into the XML as it is, once
+# blanks at either end are ruled out. Anything else (non-ASCII included) takes the full sanitising path;
+# a single character class keeps the common-case check to one cheap regex scan.
+_NOT_PLAIN: Final = re.compile(r"[^\t\n\x20-\x25\x27-\x3b\x3d\x3f-\x5e\x60-\x7e]")
+_PLAIN_MAX: Final = EXCEL_MAX_TEXT // 2
 _ILLEGAL_XML: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _EXCEL_ESCAPE: Final = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 
@@ -68,7 +69,7 @@ def _xml_text(value: str) -> tuple[str, bool]:
 def text_cell(value: str, style: int = STYLE_DEFAULT) -> str:
     """An inline-string cell (any string: sanitised and escaped here)."""
     s_attr = f' s="{style}"' if style else ""
-    if not _NEEDS_WORK.search(value) and len(value) <= EXCEL_MAX_TEXT // 2:
+    if len(value) <= _PLAIN_MAX and value.strip() is value and not _NOT_PLAIN.search(value):
         return f'<c t="inlineStr"{s_attr}><is><t>{value}</t></is></c>'
     text, preserve = _xml_text(value)
     space = ' xml:space="preserve"' if preserve else ""
@@ -82,7 +83,7 @@ def excel_serial(value: datetime | date) -> float:
             value = value.astimezone(UTC).replace(tzinfo=None)
     else:
         value = datetime(value.year, value.month, value.day)
-    return (value - _EPOCH) / _ONE_DAY
+    return (value - _EPOCH).total_seconds() / 86400.0
 
 
 def _number_text(value: Any, column: ExportColumn) -> str | None:
@@ -106,7 +107,7 @@ def _text_encoder(column: ExportColumn) -> CellEncoder:
             if isinstance(value, float) and not math.isfinite(value):
                 return ""
             value = str(value)
-        if not _NEEDS_WORK.search(value) and len(value) <= EXCEL_MAX_TEXT // 2:
+        if len(value) <= _PLAIN_MAX and value.strip() is value and not _NOT_PLAIN.search(value):
             return f'<c t="inlineStr"><is><t>{value}</t></is></c>'
         return text_cell(value)
 
@@ -118,7 +119,7 @@ def _number_encoder(column: ExportColumn, style: int) -> CellEncoder:
 
     def encode(value: Any) -> str:
         if type(value) is int or (type(value) is Decimal and value.is_finite()):
-            return f"{prefix}{value}</v></c>"
+            return prefix + str(value) + "</v></c>"
         if value is None:
             return ""
         text = _number_text(value, column)
@@ -132,11 +133,11 @@ def _datetime_encoder(column: ExportColumn) -> CellEncoder:
 
     def encode(value: Any) -> str:
         if type(value) is datetime and value.tzinfo is None:
-            return f"{prefix}{(value - _EPOCH) / _ONE_DAY!r}</v></c>"
+            return prefix + repr((value - _EPOCH).total_seconds() / 86400.0) + "</v></c>"
         if value is None:
             return ""
         if isinstance(value, date):
-            return f"{prefix}{excel_serial(value)!r}</v></c>"
+            return prefix + repr(excel_serial(value)) + "</v></c>"
         if isinstance(value, float) and not math.isfinite(value):
             return ""
         raise ExportDataError(f"{type(value).__name__} value {value!r} is not a datetime", column=column.name)
