@@ -185,7 +185,7 @@ def test_status_notification_is_persisted_per_connector_in_utc(world: World) -> 
         ('[2, "u1", "Reset", {"type": "Hard"}]', "NotSupported", "u1"),
         ('[2, "u1", "Heartbeat", {"extra": 1}]', "FormationViolation", "u1"),
         (
-            '[2, "u1", "StatusNotification", {"connectorId": "1", "errorCode": "NoError", "status": "Available"}]',
+            '[2, "u1", "StatusNotification", {"connectorId": "1", "errorCode": "NoError", "status": "Available"}]',  # noqa: E501
             "TypeConstraintViolation",
             "u1",
         ),
@@ -200,17 +200,17 @@ def test_status_notification_is_persisted_per_connector_in_utc(world: World) -> 
             "u1",
         ),
         (
-            '[2, "u1", "StatusNotification", {"connectorId": -1, "errorCode": "NoError", "status": "Available"}]',
+            '[2, "u1", "StatusNotification", {"connectorId": -1, "errorCode": "NoError", "status": "Available"}]',  # noqa: E501
             "PropertyConstraintViolation",
             "u1",
         ),
         (
-            '[2, "u1", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": "yesterday"}]',
+            '[2, "u1", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": "yesterday"}]',  # noqa: E501
             "PropertyConstraintViolation",
             "u1",
         ),
         (
-            '[2, "u1", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": "2026-01-02T03:04:05"}]',
+            '[2, "u1", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": "2026-01-02T03:04:05"}]',  # noqa: E501
             "PropertyConstraintViolation",
             "u1",
         ),
