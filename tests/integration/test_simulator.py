@@ -10,12 +10,16 @@ import asyncio
 import base64
 import itertools
 import json
+import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +32,12 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from voltway.cli import main
+from voltway.identity.local_issuer import LocalIssuer
 from voltway.simulator.charger import ChargerSettings
 from voltway.simulator.runner import SimulationConfig, run_simulation
 from voltway.simulator.stats import ChargerOutcome, RunStats
+from voltway.statedir import LocalInfo, write_local_info
 
 PASSWORD = "correct-horse-battery"
 pytestmark = pytest.mark.timeout(60)
@@ -305,3 +312,88 @@ def test_the_simulator_answers_the_central_systems_commands() -> None:
     }
     assert summary["sessions"]["remote_completed"] == 1
     assert summary["ok"] is True
+
+
+class OperatorApiStub(BaseHTTPRequestHandler):
+    """``PUT /v1/chargers/{id}``: checks the operator token, then lets the charger in."""
+
+    issuer: LocalIssuer
+    info: LocalInfo
+    central: CentralSystem
+    registered: dict[str, dict[str, Any]]
+
+    def do_PUT(self) -> None:
+        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        claims = self.issuer.verify(token, issuer=self.info.jwt_issuer, audience=self.info.jwt_audience)
+        assert "operator" in claims["cognito:groups"]
+        charger_id = self.path.removeprefix("/v1/chargers/")
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.registered[charger_id] = body
+        self.central.passwords[charger_id] = body["password"]
+        self.send_response(HTTPStatus.CREATED)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_cli_registers_chargers_then_runs_against_the_local_stack_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cs = CentralSystem(passwords={})
+    loop = asyncio.new_event_loop()
+    ready: list[str] = []
+    stop = threading.Event()
+
+    async def serve_until_stopped() -> None:
+        async with central_system(cs) as url:
+            ready.append(url)
+            while not stop.is_set():
+                await asyncio.sleep(0.05)
+
+    server_thread = threading.Thread(target=loop.run_until_complete, args=(serve_until_stopped(),))
+    server_thread.start()
+    http = ThreadingHTTPServer(("127.0.0.1", 0), OperatorApiStub)
+    http_thread = threading.Thread(target=http.serve_forever)
+    http_thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not ready and time.monotonic() < deadline:
+            time.sleep(0.01)
+        info = LocalInfo(
+            http_api_url=f"http://127.0.0.1:{http.server_address[1]}",
+            charger_ws_url=ready[0],
+            management_url="http://127.0.0.1:1",
+            region="eu-west-1",
+            stage="local",
+            jwt_issuer="http://127.0.0.1/local-issuer",
+            jwt_audience="voltway-local",
+        )
+        write_local_info(info, tmp_path)
+        monkeypatch.setenv("VOLTWAY_STATE_DIR", str(tmp_path))
+        OperatorApiStub.issuer = LocalIssuer.load_or_create(tmp_path / "local-issuer-key.pem")
+        OperatorApiStub.info, OperatorApiStub.central, OperatorApiStub.registered = info, cs, {}
+
+        argv = ["simulate", "--chargers", "2", "--sessions", "1", "--prefix", "CLI", "--register"]
+        argv += ["--meter-samples", "2", "--sample-interval", "0.05", "--json", "--timeout", "20"]
+        exit_code = main(argv)
+    finally:
+        stop.set()
+        server_thread.join(10)
+        http.shutdown()
+        http_thread.join(10)
+        loop.close()
+
+    out = capsys.readouterr()
+    summary = json.loads(out.out)
+    assert exit_code == 0, out.err
+    assert set(OperatorApiStub.registered) == {"CLI0001", "CLI0002"}
+    assert all(
+        b["security_profile"] == 1 and len(b["password"]) >= 16 for b in OperatorApiStub.registered.values()
+    )
+    assert summary["url"] == info.charger_ws_url
+    assert summary["chargers"]["connected"] == 2
+    assert summary["sessions"]["completed"] == 2
+    assert summary["responses"]["MeterValues"]["CALLRESULT"] == 4

@@ -21,7 +21,7 @@ class ProgressBar:
         self._stream = stream
         self._tty = stream.isatty() if tty is None else tty
         self._line_interval_s = line_interval_s
-        self._last_line = 0.0
+        self._last_line: float | None = None
         self._width = 0
 
     def __call__(self, stats: RunStats) -> None:
@@ -30,7 +30,7 @@ class ProgressBar:
             self._stream.write("\r" + line.ljust(self._width))
             self._width = max(self._width, len(line))
             self._stream.flush()
-        elif time.monotonic() - self._last_line >= self._line_interval_s:
+        elif self._last_line is None or time.monotonic() - self._last_line >= self._line_interval_s:
             self._last_line = time.monotonic()
             self._stream.write(progress_line(stats) + "\n")
             self._stream.flush()
