@@ -31,6 +31,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from voltway.cli import main
 from voltway.identity.local_issuer import LocalIssuer
@@ -59,6 +60,8 @@ class CentralSystem:
     events: asyncio.Queue[tuple[str, str, dict[str, Any]]] = field(default_factory=asyncio.Queue)
     tx_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     last_tx_id: int = 0
+    boot_replies: list[tuple[RegistrationStatus, int]] = field(default_factory=list)  # then Accepted
+    sequence: list[str] = field(default_factory=list)  # actions of the CALLs received, in order
 
     def check_auth(self, connection: ServerConnection, request: Request) -> Response | None:
         charger_id = request.path.rstrip("/").rsplit("/", 1)[-1]
@@ -77,6 +80,7 @@ class CentralSystem:
 
     def record(self, charger_id: str, action: str, payload: dict[str, Any]) -> None:
         self.calls[action].append((charger_id, payload))
+        self.sequence.append(action)
         self.events.put_nowait((charger_id, action, payload))
 
     async def wait_for(self, charger_id: str, action: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -116,10 +120,13 @@ class CentralSystemSide(ChargePoint):  # type: ignore[misc]
 
     @on(Action.boot_notification)
     def on_boot(self, **_: Any) -> Any:
+        status, interval = (
+            self.cs.boot_replies.pop(0)
+            if self.cs.boot_replies
+            else (RegistrationStatus.accepted, self.cs.heartbeat_interval)
+        )
         return call_result.BootNotification(
-            current_time=datetime.now(UTC).isoformat(),
-            interval=self.cs.heartbeat_interval,
-            status=RegistrationStatus.accepted,
+            current_time=datetime.now(UTC).isoformat(), interval=interval, status=status
         )
 
     @on(Action.heartbeat)
@@ -153,9 +160,14 @@ class CentralSystemSide(ChargePoint):  # type: ignore[misc]
 
 
 @asynccontextmanager
-async def central_system(cs: CentralSystem) -> AsyncIterator[str]:
+async def central_system(cs: CentralSystem, subprotocol: str | None = "ocpp1.6") -> AsyncIterator[str]:
     server: Server = await serve(
-        cs.handle, "127.0.0.1", 0, subprotocols=["ocpp1.6"], process_request=cs.check_auth, compression=None
+        cs.handle,
+        "127.0.0.1",
+        0,
+        subprotocols=[Subprotocol(subprotocol)] if subprotocol else None,
+        process_request=cs.check_auth,
+        compression=None,
     )
     port = server.sockets[0].getsockname()[1]
     try:
@@ -267,6 +279,34 @@ def test_wrong_password_is_refused_with_the_http_status() -> None:
     assert summary["chargers"]["refused"] == 1
     assert summary["chargers"]["problems"] == {"SIM0002": "HTTP 401 Unauthorized"}
     assert summary["ok"] is False
+
+
+def test_a_server_without_the_ocpp_subprotocol_is_a_refusal() -> None:
+    async def scenario() -> RunStats:
+        cs = CentralSystem(passwords(1))
+        async with central_system(cs, subprotocol=None) as url:
+            return await run_simulation(config(url, 1, charger=FAST))
+
+    stats = asyncio.run(scenario())
+
+    assert stats.outcomes == {"SIM0001": ChargerOutcome.REFUSED}
+    assert stats.problems == {"SIM0001": "server did not select subprotocol ocpp1.6"}
+
+
+def test_boot_pending_is_retried_after_the_interval_before_anything_else_is_sent() -> None:
+    async def scenario() -> tuple[RunStats, CentralSystem]:
+        cs = CentralSystem(passwords(1), boot_replies=[(RegistrationStatus.pending, 1)])
+        async with central_system(cs) as url:
+            settings = ChargerSettings(sessions=1, meter_samples=1, sample_interval_s=0.05)
+            stats = await run_simulation(config(url, 1, charger=settings))
+        return stats, cs
+
+    stats, cs = asyncio.run(scenario())
+
+    assert cs.frames_in["CALL:BootNotification"] == 2
+    assert cs.sequence[:3] == ["BootNotification", "BootNotification", "StatusNotification"]
+    assert stats.summary()["sessions"]["completed"] == 1
+    assert stats.summary()["latency"]["by_action"]["BootNotification"]["count"] == 2
 
 
 def test_the_simulator_answers_the_central_systems_commands() -> None:

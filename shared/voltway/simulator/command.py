@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import secrets
 import sys
 from pathlib import Path
@@ -98,9 +99,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
+    run.add_argument("-v", "--verbose", action="store_true", help="log every frame (the ocpp package's log)")
 
 
 def run(args: argparse.Namespace) -> int:
+    # The ocpp package warns once per CALLERROR; the summary counts them instead of flooding the terminal.
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    if not args.verbose:
+        logging.getLogger("ocpp").setLevel(logging.ERROR)
     try:
         config = build_config(args)
     except (OSError, ValueError) as e:

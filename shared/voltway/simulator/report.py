@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from voltway.simulator.stats import RunStats
 
 BAR_WIDTH = 24
+MAX_PROBLEMS_SHOWN = 20
 
 
 class ProgressBar:
@@ -64,7 +65,10 @@ def format_summary(summary: dict[str, Any], url: str) -> str:
         f"  chargers   {chargers['connected']} connected, {chargers['refused']} refused, "
         f"{chargers['failed']} failed, of {chargers['planned']}",
     ]
-    lines += [f"    {cid}: {problem}" for cid, problem in chargers["problems"].items()]
+    problems = list(chargers["problems"].items())
+    lines += [f"    {cid}: {problem}" for cid, problem in problems[:MAX_PROBLEMS_SHOWN]]
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"    … and {len(problems) - MAX_PROBLEMS_SHOWN} more (see --json)")
     skipped = ", ".join(f"{reason}: {n}" for reason, n in sessions["skipped"].items())
     lines += [
         f"  sessions   {sessions['completed']} completed of {sessions['planned']} planned"
