@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "shared"))
 
-from voltway.exports.xlsx import (  # noqa: E402
+from voltway.exports.xlsx import (
     ColumnKind,
     ExportColumn,
     ExportSummary,
@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         merge_pct = 100 * sliced["merge_s"] / sliced["total_s"]
         print(
             f"sliced writer : {sliced['total_s']:7.2f} s total, {rate:10,.0f} rows/s "
-            f"(pieces {sliced['write_s']:.2f} s + merge {sliced['merge_s']:.3f} s = {merge_pct:.1f} % of total)"
+            f"(pieces {sliced['write_s']:.2f} s + merge {sliced['merge_s']:.3f} s"
+            f" = {merge_pct:.1f} % of total)"
         )
         print(
             f"  file {sliced['size'] / 1e6:.1f} MB, pieces {min(sliced['piece_sizes']) / 2**20:.1f}.."

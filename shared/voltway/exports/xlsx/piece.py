@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import IO, Any
+from typing import Any, Protocol
 
 from .cells import cell_encoder, column_letters, row_xml
 from .columns import SHEET_DATA_CAPACITY, ExportColumn
@@ -29,8 +29,14 @@ DEFAULT_LEVEL = 1
 #: Rows encoded per compress call; bounds a worker's buffer to a few MB whatever the shard size.
 DEFAULT_CHUNK_ROWS = 2048
 
-BinarySink = IO[bytes]
-SinkTarget = str | os.PathLike[str] | IO[bytes]
+
+class BinarySink(Protocol):
+    """Anything with ``write(bytes)``: a file, BytesIO, an S3 multipart upload stream."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+SinkTarget = str | os.PathLike[str] | BinarySink
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,7 @@ def plan_shards(
 
 
 @contextmanager
-def open_sink(target: SinkTarget) -> Iterator[IO[bytes]]:
+def open_sink(target: SinkTarget) -> Iterator[BinarySink]:
     """A binary sink from a path (created/truncated, closed afterwards) or a file-like (left open)."""
     if isinstance(target, str | os.PathLike):
         with open(target, "wb") as handle:

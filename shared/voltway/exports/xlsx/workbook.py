@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import IO
+from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
 from .cells import (
@@ -31,7 +31,7 @@ from .cells import (
 from .columns import SHEET_DATA_CAPACITY, ColumnKind, ExportColumn, export_columns
 from .crc import crc32_join
 from .errors import AssemblyError
-from .piece import Piece, SinkTarget, open_sink
+from .piece import BinarySink, Piece, SinkTarget, open_sink
 from .zipfmt import ZIP32_LIMIT, ZipEntry, central_directory, dos_datetime, local_header
 
 _NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -413,7 +413,7 @@ def _coalesce(segments: list[Segment]) -> tuple[Segment, ...]:
 # --- writing -----------------------------------------------------------------------------------------
 
 
-def _copy_piece(ref: PieceRef, sink: IO[bytes]) -> None:
+def _copy_piece(ref: PieceRef, sink: BinarySink) -> None:
     expected = ref.piece.compressed_len
     with ref.opener() as source:
         copied = _fast_copy(source, sink, expected)
@@ -432,10 +432,11 @@ def _copy_piece(ref: PieceRef, sink: IO[bytes]) -> None:
             )
 
 
-def _fast_copy(source: IO[bytes], sink: IO[bytes], length: int) -> int | None:
+def _fast_copy(source: IO[bytes], target: BinarySink, length: int) -> int | None:
     """Kernel-side copy (copy_file_range) between two regular files; None when it does not apply."""
     if not hasattr(os, "copy_file_range"):
         return None
+    sink: Any = target  # a real file when this path applies; anything else fails over below
     try:
         src_fd, dst_fd = source.fileno(), sink.fileno()
         if not (sink.seekable() and source.seekable()):
@@ -468,7 +469,9 @@ def write_layout(layout: XlsxLayout, sink: SinkTarget) -> int:
                 out.write(seg)
             else:
                 _copy_piece(seg, out)
-        out.flush()
+        flush = getattr(out, "flush", None)
+        if flush is not None:
+            flush()
     return layout.size
 
 
