@@ -342,7 +342,7 @@ class HttpGateway:
         self,
         api: HttpApiSpec,
         routes: Iterable[HttpRouteSpec],
-        lambdas: LambdaService,
+        lambdas: LambdaService | None,
         verifier: TokenVerifier | None,
         *,
         host: str = "127.0.0.1",
@@ -350,7 +350,7 @@ class HttpGateway:
     ) -> None:
         self.api = api
         self.router = Router(routes)
-        self._lambdas = lambdas
+        self.lambdas = lambdas  # set before serving (see WebSocketGateway.lambdas)
         self._verifier = verifier
         handler = type("Handler", (_HttpHandler,), {"gateway": self})
         self._server = ThreadingHTTPServer((host, port), handler)
@@ -406,7 +406,9 @@ class HttpGateway:
             if route.authorization_scopes and not set(route.authorization_scopes) & set(scopes):
                 return json_response(403, {"message": "Forbidden"})
         event = self._events.build(route, params, request, claims)
-        result = self._lambdas.invoke(route.function, event)
+        if self.lambdas is None:
+            raise RuntimeError("the HTTP gateway has no Lambda service yet")
+        result = self.lambdas.invoke(route.function, event)
         return translate_response(result, route.payload_format_version)
 
     def _authorize(self, authorizer: JwtAuthorizerSpec, request: HttpRequest) -> dict[str, Any] | None:

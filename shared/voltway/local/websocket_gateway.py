@@ -169,10 +169,14 @@ class EventFactory:
 class WebSocketGateway:
     """The WebSocket API and its management API; ``start()`` runs both on background threads."""
 
-    def __init__(self, api: WebSocketApiSpec, lambdas: LambdaService, settings: WebSocketSettings) -> None:
+    def __init__(
+        self, api: WebSocketApiSpec, lambdas: LambdaService | None, settings: WebSocketSettings
+    ) -> None:
         self.api = api
         self.settings = settings
-        self._lambdas = lambdas
+        # Set before the first connection: the runtime binds the ports first, then resolves the template
+        # (functions need the management API's URL), then starts the Lambda service.
+        self.lambdas = lambdas
         self._connections: dict[str, Connection] = {}
         self._pending: dict[int, tuple[Connection, Subprotocol | None]] = {}
         self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="ws-invoke")
@@ -352,8 +356,10 @@ class WebSocketGateway:
         function = self.api.routes.get(route_key) or self.api.routes.get("$default")
         if function is None:
             raise RuntimeError(f"WebSocket API {self.api.logical_id} has no {route_key} route")
+        if self.lambdas is None:
+            raise RuntimeError("the WebSocket gateway has no Lambda service yet")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._lambdas.invoke, function, event)
+        return await loop.run_in_executor(self._executor, self.lambdas.invoke, function, event)
 
     def _log(self, route: str, conn: Connection, label: str, result: InvocationResult) -> None:
         outcome = "" if result.ok else f"  ERROR {result.error.get('errorType') if result.error else ''}"
