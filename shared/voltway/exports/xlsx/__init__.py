@@ -18,6 +18,7 @@ from .columns import (
 )
 from .crc import crc32_combine, crc32_join
 from .errors import AssemblyError, ExportDataError, SheetBoundaryError, XlsxExportError
+from .multipart import PartPlan, PartSlice, plan_multipart
 from .piece import Piece, Shard, plan_shards, write_piece
 from .workbook import (
     ExportSummary,
@@ -38,6 +39,8 @@ __all__ = [
     "ExportColumns",
     "ExportDataError",
     "ExportSummary",
+    "PartPlan",
+    "PartSlice",
     "Piece",
     "PieceRef",
     "Shard",
@@ -51,6 +54,7 @@ __all__ = [
     "crc32_join",
     "excel_serial",
     "export_columns",
+    "plan_multipart",
     "plan_shards",
     "sanitise_text",
     "write_layout",
