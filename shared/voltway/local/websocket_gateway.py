@@ -380,6 +380,7 @@ class WebSocketGateway:
             payload: str | bytes = data.decode("utf-8")
         except UnicodeDecodeError:
             payload = data
+        conn.touch()  # outbound messages count as activity for the idle timeout
         future = asyncio.run_coroutine_threadsafe(conn.socket.send(payload), self._loop)
         try:
             future.result(timeout=10)

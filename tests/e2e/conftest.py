@@ -1,0 +1,91 @@
+"""The local runtime on the fixture template (tests/fixtures/runtime), started once per test session.
+
+Free ports, a private state dir, short limits (frame limit 1 KB, idle timeout 6 s) and schedules firing
+every second keep the mechanisms observable within seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from voltway.local.runtime import LocalRuntime, RuntimeSettings
+
+FIXTURE_TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "runtime" / "template.yaml"
+FRAME_LIMIT = 1024
+IDLE_TIMEOUT = 6.0
+
+
+@pytest.fixture(scope="session")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+    settings = RuntimeSettings.for_tests(
+        FIXTURE_TEMPLATE,
+        tmp_path_factory.mktemp("voltway-state"),
+        frame_limit=FRAME_LIMIT,
+        idle_timeout=IDLE_TIMEOUT,
+        schedule_interval=1.0,
+    )
+    with LocalRuntime(settings) as rt:
+        yield rt
+
+
+def aws_client(runtime: LocalRuntime, service: str, **kwargs: Any) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=kwargs.pop("endpoint_url", runtime.aws_endpoint_url),
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        **kwargs,
+    )
+
+
+class Probes:
+    """Reads what the fixture functions reported to ProbeQueue; keeps every probe seen."""
+
+    def __init__(self, runtime: LocalRuntime) -> None:
+        assert runtime.provisioned is not None
+        self._sqs = aws_client(runtime, "sqs")
+        self._url = runtime.provisioned.queues["ProbeQueue"]
+        self.seen: list[dict[str, Any]] = []
+
+    def wait_for(
+        self, kind: str, predicate: Callable[[Any], bool] = lambda _: True, timeout: float = 15
+    ) -> list[Any]:
+        """All probes of ``kind`` matching ``predicate``, once there is at least one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [p["payload"] for p in self.seen if p["kind"] == kind and predicate(p["payload"])]
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {kind} probe within {timeout} s")
+            self._drain()
+
+    def _drain(self) -> None:
+        messages = self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in messages.get("Messages", []):
+            self.seen.append(json.loads(message["Body"]))
+            self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture(scope="session")
+def probes(runtime: LocalRuntime) -> Probes:
+    return Probes(runtime)
+
+
+@pytest.fixture(scope="session")
+def aws(runtime: LocalRuntime) -> Callable[..., Any]:
+    """``aws("sqs")``: a boto3 client on the runtime's AWS endpoint (``endpoint_url=`` to override)."""
+    return lambda service, **kwargs: aws_client(runtime, service, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def frame_limit() -> int:
+    return FRAME_LIMIT
