@@ -1,6 +1,6 @@
 """The local runtime on the fixture template (tests/fixtures/runtime), started once per test session.
 
-Free ports, a private state dir, short limits (frame limit 1 KB, idle timeout 6 s) and schedules firing
+Free ports, a private state dir, short limits (frame limit 1 KB, idle timeout 8 s) and schedules firing
 every second keep the mechanisms observable within seconds.
 """
 
@@ -19,7 +19,7 @@ from voltway.local.runtime import LocalRuntime, RuntimeSettings
 
 FIXTURE_TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "runtime" / "template.yaml"
 FRAME_LIMIT = 1024
-IDLE_TIMEOUT = 6.0
+IDLE_TIMEOUT = 8.0
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ def test_invocation_gets_event_and_lambda_context(service: LambdaService) -> Non
     body = json.loads(first.payload["body"])
     assert body["event"] == {"hello": "world"}
     assert first.payload["headers"]["X-Function"] == "voltway-local-HttpFunction"
-    assert 0 < body["remaining_ms"] <= 5000  # the function's Timeout
+    assert 0 < body["remaining_ms"] <= 20000  # the function's Timeout
     assert first.cold_start and not second.cold_start  # the warm worker is reused
     assert first.request_id != second.request_id
 
