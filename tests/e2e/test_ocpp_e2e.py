@@ -1,0 +1,296 @@
+"""The OCPP 1.6J central system end to end: the real template.yaml on the local runtime, chargers
+registered through the operator HTTP API, a real ``ocpp`` v16 ChargePoint over a real WebSocket, raw
+frames for the error paths, and boto3's management API client for the $disconnect path.
+
+One runtime per module keeps the file fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+import requests
+from botocore.exceptions import ClientError
+from ocpp.v16 import ChargePoint, call
+from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as async_connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
+
+from voltway.local.runtime import LocalRuntime, RuntimeSettings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+TENANT = "e2e-ocpp"
+PASSWORD = "e2e-secret-pw"
+T = TypeVar("T")
+OCPP16 = [Subprotocol("ocpp1.6")]
+
+
+class Stack:
+    """The running local runtime plus an operator's HTTP session on it."""
+
+    def __init__(self, runtime: LocalRuntime) -> None:
+        self.runtime = runtime
+        token = runtime.issuer.mint(
+            issuer=runtime.jwt_issuer,
+            audience=runtime.jwt_audience,
+            subject="e2e-operator",
+            tenant=TENANT,
+            roles=["operator"],
+            ttl_seconds=600,
+        )
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
+        return self.http.request(method, f"{self.runtime.http_url}{path}", json=body, timeout=20)
+
+    def register(self, charge_point_id: str, *, enabled: bool = True) -> None:
+        response = self.api(
+            "PUT", f"/v1/chargers/{charge_point_id}", {"password": PASSWORD, "enabled": enabled}
+        )
+        assert response.status_code == 200, response.text
+
+    def charger(self, charge_point_id: str) -> dict[str, Any]:
+        response = self.api("GET", f"/v1/chargers/{charge_point_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def url(self, charge_point_id: str) -> str:
+        return f"{self.runtime.charger_ws_url}/{charge_point_id}"
+
+    def wait_until(self, check: Callable[[], bool], timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not met in time")
+            time.sleep(0.1)
+
+    def connection_id(self, charge_point_id: str) -> str:
+        """Read from the ChargersTable: the API does not show connection ids."""
+        assert self.runtime.provisioned is not None
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=self.runtime.aws_endpoint_url,
+            region_name="eu-west-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        item = dynamodb.get_item(
+            TableName=self.runtime.provisioned.tables["ChargersTable"],
+            Key={"charge_point_id": {"S": charge_point_id}},
+            ConsistentRead=True,
+        )["Item"]
+        return str(item["connection_id"]["S"])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    state_dir: Path = tmp_path_factory.mktemp("voltway-ocpp-e2e")
+    with LocalRuntime(RuntimeSettings.for_tests(None, state_dir)) as runtime:
+        yield Stack(runtime)
+
+
+def basic(username: str, password: str = PASSWORD) -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+class Client(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
+    """A plain OCPP 1.6 charge point: sends CALLs, answers nothing."""
+
+
+def run_charger(
+    stack: Stack, charge_point_id: str, body: Callable[[Client, ClientConnection], Awaitable[T]]
+) -> T:
+    async def main() -> T:
+        async with async_connect(
+            stack.url(charge_point_id), subprotocols=OCPP16, additional_headers=basic(charge_point_id)
+        ) as ws:
+            assert ws.subprotocol == "ocpp1.6"
+            client = Client(charge_point_id, ws, response_timeout=15)
+            listener = asyncio.create_task(client.start())
+            try:
+                return await body(client, ws)
+            finally:
+                listener.cancel()
+
+    return asyncio.run(main())
+
+
+def boot_payload() -> Any:
+    return call.BootNotification(
+        charge_point_model="E2E-Model", charge_point_vendor="E2E-Vendor", firmware_version="1.2.3"
+    )
+
+
+def raw_call(ws: Any, frame: str, timeout: float = 15) -> list[Any]:
+    ws.send(frame)
+    reply: list[Any] = json.loads(ws.recv(timeout=timeout))
+    return reply
+
+
+# ---------------------------------------------------------------------------------------------- accepted
+
+
+def test_accepted_charger_boots_heartbeats_and_reports_status(stack: Stack) -> None:
+    cp = "E2E-CP-OK"
+    stack.register(cp)
+
+    async def body(client: Client, ws: ClientConnection) -> tuple[Any, Any, dict[str, Any]]:
+        boot = await client.call(boot_payload())
+        heartbeat = await client.call(call.Heartbeat())
+        await client.call(
+            call.StatusNotification(
+                connector_id=1,
+                error_code=ChargePointErrorCode.no_error,
+                status=ChargePointStatus.available,
+                timestamp="2026-03-01T10:00:00+01:00",
+            )
+        )
+        return boot, heartbeat, stack.charger(cp)
+
+    boot, heartbeat, seen = run_charger(stack, cp, body)
+
+    assert boot.status == "Accepted" and boot.interval == 300
+    assert boot.current_time.endswith("Z")
+    assert heartbeat.current_time.endswith("Z")
+    assert seen["online"] is True
+    assert seen["registration_status"] == "Accepted"
+    assert seen["boot"]["vendor"] == "E2E-Vendor" and seen["boot"]["firmware_version"] == "1.2.3"
+    (connector,) = seen["connectors"]
+    assert connector["connector_id"] == 1 and connector["status"] == "Available"
+    assert connector["timestamp"] == "2026-03-01T09:00:00Z"
+
+    messages = stack.api("GET", f"/v1/chargers/{cp}/messages?limit=50").json()["items"]
+    directions = {(m["action"], m["direction"]) for m in messages}
+    for action in ("BootNotification", "Heartbeat", "StatusNotification"):
+        assert (action, "in") in directions and (action, "out") in directions
+
+
+# ---------------------------------------------------------------------------------------------- refused
+
+
+def refused_status(url: str, **kwargs: Any) -> int:
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, open_timeout=15, **kwargs)
+    return refused.value.response.status_code
+
+
+def test_wrong_password_is_refused_with_403(stack: Stack) -> None:
+    cp = "E2E-CP-PW"
+    stack.register(cp)
+    assert (
+        refused_status(stack.url(cp), subprotocols=OCPP16, additional_headers=basic(cp, "nope-nope")) == 403
+    )
+
+
+def test_other_or_no_subprotocol_is_refused(stack: Stack) -> None:
+    cp = "E2E-CP-SUB"
+    stack.register(cp)
+    assert (
+        refused_status(stack.url(cp), subprotocols=[Subprotocol("ocpp2.0.1")], additional_headers=basic(cp))
+        == 400
+    )
+    assert refused_status(stack.url(cp), additional_headers=basic(cp)) == 400
+
+
+def test_unknown_disabled_and_mismatched_chargers_are_refused(stack: Stack) -> None:
+    stack.register("E2E-CP-OFF", enabled=False)
+    stack.register("E2E-CP-REAL")
+    assert (
+        refused_status(
+            stack.url("E2E-CP-NOBODY"), subprotocols=OCPP16, additional_headers=basic("E2E-CP-NOBODY")
+        )
+        == 403
+    )
+    assert (
+        refused_status(stack.url("E2E-CP-OFF"), subprotocols=OCPP16, additional_headers=basic("E2E-CP-OFF"))
+        == 403
+    )
+    # Valid credentials of another charger do not open this charger's URL.
+    assert (
+        refused_status(stack.url("E2E-CP-OFF"), subprotocols=OCPP16, additional_headers=basic("E2E-CP-REAL"))
+        == 403
+    )
+    assert refused_status(stack.url("E2E-CP-REAL"), subprotocols=OCPP16) == 401
+
+
+# ---------------------------------------------------------------------------------------------- raw frames
+
+
+def test_malformed_frames_and_unknown_actions_get_callerrors(stack: Stack) -> None:
+    cp = "E2E-CP-RAW"
+    stack.register(cp)
+    with connect(stack.url(cp), subprotocols=OCPP16, additional_headers=basic(cp), open_timeout=15) as ws:
+        reply = raw_call(ws, "this is not json")
+        assert reply[:3] == [4, "-1", "FormationViolation"]
+        assert raw_call(ws, '[2,"m1","Heartbeat"]')[:3] == [4, "m1", "ProtocolError"]
+        assert raw_call(ws, '[2,"m2","FlyToTheMoon",{}]')[:3] == [4, "m2", "NotImplemented"]
+        # A central-system action sent by a charger is known but not supported in this direction.
+        assert raw_call(ws, '[2,"m3","Reset",{"type":"Soft"}]')[:3] == [4, "m3", "NotSupported"]
+        # Not yet booted: SecurityError (errata 3.8); after the boot, schema errors.
+        assert raw_call(ws, '[2,"m4","Heartbeat",{}]')[:3] == [4, "m4", "SecurityError"]
+        boot = raw_call(
+            ws, json.dumps([2, "m5", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}])
+        )
+        assert boot[0] == 3 and boot[2]["status"] == "Accepted"
+        assert raw_call(
+            ws,
+            '[2,"m6","StatusNotification",{"connectorId":"one","errorCode":"NoError","status":"Available"}]',
+        )[:3] == [
+            4,
+            "m6",
+            "TypeConstraintViolation",
+        ]
+        # A retried unique id gets the first answer again, byte for byte.
+        first = raw_call(ws, '[2,"m7","Heartbeat",{}]')
+        assert raw_call(ws, '[2,"m7","Heartbeat",{}]') == first
+
+
+def test_a_frame_over_32_kb_closes_the_socket_with_1009(stack: Stack) -> None:
+    cp = "E2E-CP-BIG"
+    stack.register(cp)
+    with connect(stack.url(cp), subprotocols=OCPP16, additional_headers=basic(cp), open_timeout=15) as ws:
+        ws.send(json.dumps([2, "big", "DataTransfer", {"vendorId": "X", "data": "x" * (33 * 1024)}]))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=15)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+# ---------------------------------------------------------------------------------------------- $disconnect
+
+
+def test_after_close_the_connection_is_gone_and_the_charger_offline(stack: Stack) -> None:
+    cp = "E2E-CP-BYE"
+    stack.register(cp)
+
+    async def body(client: Client, ws: ClientConnection) -> str:
+        await client.call(boot_payload())
+        assert stack.charger(cp)["online"] is True
+        return stack.connection_id(cp)
+
+    connection_id = run_charger(stack, cp, body)
+    stack.wait_until(lambda: stack.charger(cp)["online"] is False)
+    management = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=stack.runtime.management_url,
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    with pytest.raises(ClientError) as gone:
+        management.post_to_connection(ConnectionId=connection_id, Data=b'[2,"x","Reset",{"type":"Soft"}]')
+    assert gone.value.response["Error"]["Code"] == "GoneException"
