@@ -57,7 +57,16 @@ PROVIDED_BY_RUNTIME: dict[str, str] = {}
 
 # The library's dev-only parts: never shipped.
 DEV_ONLY_PACKAGES = ("local", "simulator")
-DEV_ONLY_MODULE_PATTERNS = ("cli.py", "packaging.py", "*command.py", "*commands.py")
+# CLI front ends (`command.py`, `*_command.py`) and the local stack's identity/state helpers never run in
+# Lambda. (Not `*commands.py`: voltway.ocpp's command domain ships.)
+DEV_ONLY_MODULE_PATTERNS = (
+    "cli.py",
+    "packaging.py",
+    "command.py",
+    "*_command.py",
+    "statedir.py",
+    "local_issuer.py",
+)
 # Bloat stripped from installed distributions: directories anywhere below a top-level package, files by name.
 STRIP_DIRS = frozenset({"__pycache__", "tests", "test"})
 STRIP_FILE_PATTERNS = ("*.pyi", "*.pyc")
