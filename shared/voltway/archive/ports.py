@@ -1,0 +1,17 @@
+"""The archive's storage port: a flat key → bytes store (S3 in AWS, a dict in unit tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+
+class BlobStore(Protocol):
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` (overwriting: the same key always gets the same bytes)."""
+
+    def get(self, key: str) -> bytes:
+        """The object's bytes; :class:`~voltway.archive.errors.ArchiveReadError` if it does not exist."""
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Keys under ``prefix`` in lexicographic order."""
