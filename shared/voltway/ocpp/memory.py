@@ -6,7 +6,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from voltway.chargers.errors import InvalidCursor
-from voltway.ocpp.ports import AuditEntry, AuditPage, ConnectionGone, IdempotencyRecord
+from voltway.ocpp.ports import (
+    AuditEntry,
+    AuditPage,
+    ConnectionGone,
+    DataTransferRecord,
+    IdempotencyRecord,
+    StatusReport,
+    StatusReportKind,
+)
 
 
 class InMemoryMessageAudit:
@@ -65,3 +73,22 @@ class InMemoryChargerConnections:
         if connection_id in self.gone:
             raise ConnectionGone(connection_id)
         self.sent.append((connection_id, frame))
+
+
+class InMemoryDataTransferLog:
+    def __init__(self) -> None:
+        self.records: list[DataTransferRecord] = []
+
+    def record(self, record: DataTransferRecord) -> None:
+        self.records.append(record)
+
+
+class InMemoryChargerReports:
+    def __init__(self) -> None:
+        self.reports: dict[str, dict[StatusReportKind, StatusReport]] = {}
+
+    def record(self, charge_point_id: str, kind: StatusReportKind, report: StatusReport) -> None:
+        self.reports.setdefault(charge_point_id, {})[kind] = report
+
+    def get(self, charge_point_id: str) -> dict[StatusReportKind, StatusReport]:
+        return dict(self.reports.get(charge_point_id, {}))

@@ -75,3 +75,39 @@ class ChargerConnections(Protocol):
     def send(self, connection_id: str, frame: str) -> None:
         """Raises ``ConnectionGone`` when the connection has closed."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class DataTransferRecord:
+    """A charger's DataTransfer as received, with the status it was answered with."""
+
+    charge_point_id: str
+    unique_id: str
+    received_at: datetime
+    vendor_id: str
+    message_id: str | None
+    data: str | None
+    status: str
+
+
+class DataTransferLog(Protocol):
+    def record(self, record: DataTransferRecord) -> None: ...
+
+
+StatusReportKind = Literal["firmware", "diagnostics"]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """The last FirmwareStatusNotification / DiagnosticsStatusNotification of a charger."""
+
+    status: str
+    at: datetime
+
+
+class ChargerReports(Protocol):
+    """Firmware and diagnostics status, stored on the charger (one UpdateItem per report)."""
+
+    def record(self, charge_point_id: str, kind: StatusReportKind, report: StatusReport) -> None: ...
+
+    def get(self, charge_point_id: str) -> dict[StatusReportKind, StatusReport]: ...

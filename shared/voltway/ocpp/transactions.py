@@ -1,0 +1,113 @@
+"""OCPP 1.6 charger-initiated transaction messages: Authorize, StartTransaction, MeterValues,
+StopTransaction. Handlers translate OCPP payloads into the transactions/id tags domain and back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.v16.enums import Action
+
+from voltway.idtags.service import IdTagService
+from voltway.observability import correlate, count
+from voltway.ocpp.dispatch import CallContext, Dispatcher
+from voltway.ocpp.errors import PropertyConstraintViolation, SecurityError
+from voltway.ocpp.timestamps import parse_datetime
+from voltway.transactions.model import MeterSample, SampledValue
+from voltway.transactions.service import StartRequest, StopRequest, TransactionService
+
+
+def _tenant(ctx: CallContext) -> str:
+    if ctx.charger is None:  # the dispatcher lets only accepted, registered chargers through
+        raise SecurityError("unknown charger")
+    return ctx.charger.tenant_id
+
+
+def samples_of(
+    meter_values: list[dict[str, Any]], *, source: str, connector_id: int | None
+) -> list[MeterSample]:
+    """Every sampled value of OCPP ``MeterValue`` elements (schema-validated), times in UTC."""
+    samples: list[MeterSample] = []
+    for element in meter_values:
+        at = parse_datetime(element["timestamp"])
+        for v in element["sampledValue"]:
+            sampled = SampledValue(
+                value=v["value"],
+                context=v.get("context"),
+                format=v.get("format"),
+                measurand=v.get("measurand"),
+                phase=v.get("phase"),
+                location=v.get("location"),
+                unit=v.get("unit"),
+            )
+            samples.append(MeterSample(at, sampled, source, connector_id))
+    return samples
+
+
+class TransactionProfile:
+    def __init__(self, id_tags: IdTagService, transactions: TransactionService) -> None:
+        self._id_tags = id_tags
+        self._transactions = transactions
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        dispatcher.register(Action.authorize, self.authorize)
+        dispatcher.register(Action.start_transaction, self.start_transaction)
+        dispatcher.register(Action.meter_values, self.meter_values)
+        dispatcher.register(Action.stop_transaction, self.stop_transaction)
+
+    def authorize(self, ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
+        info = self._id_tags.authorize(_tenant(ctx), payload["idTag"], ctx.received_at)
+        count(f"Authorize{info.status.value}")
+        return {"idTagInfo": info.to_ocpp()}
+
+    def start_transaction(self, ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
+        connector_id: int = payload["connectorId"]
+        if connector_id < 1:
+            raise PropertyConstraintViolation(
+                "connectorId of a transaction must be > 0", {"field": "connectorId"}
+            )
+        started = self._transactions.start(
+            StartRequest(
+                tenant_id=_tenant(ctx),
+                charge_point_id=ctx.charge_point_id,
+                connector_id=connector_id,
+                id_tag=payload["idTag"],
+                meter_start=payload["meterStart"],
+                started_at=parse_datetime(payload["timestamp"]),
+                reservation_id=payload.get("reservationId"),
+                received_at=ctx.received_at,
+            )
+        )
+        correlate(transaction_id=str(started.transaction_id))
+        return {"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info.to_ocpp()}
+
+    def meter_values(self, ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
+        connector_id: int = payload["connectorId"]
+        if connector_id < 0:
+            raise PropertyConstraintViolation("connectorId must be >= 0", {"field": "connectorId"})
+        transaction_id: int | None = payload.get("transactionId")
+        correlate(transaction_id=None if transaction_id is None else str(transaction_id))
+        samples = samples_of(payload["meterValue"], source="MeterValues", connector_id=connector_id)
+        self._transactions.meter_values(ctx.charge_point_id, connector_id, transaction_id, samples)
+        count("MeterValues")
+        return {}
+
+    def stop_transaction(self, ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
+        transaction_id: int = payload["transactionId"]
+        correlate(transaction_id=None if transaction_id is None else str(transaction_id))
+        info = self._transactions.stop(
+            StopRequest(
+                tenant_id=_tenant(ctx),
+                charge_point_id=ctx.charge_point_id,
+                transaction_id=transaction_id,
+                meter_stop=payload["meterStop"],
+                stopped_at=parse_datetime(payload["timestamp"]),
+                reason=payload.get("reason"),
+                id_tag=payload.get("idTag"),
+                samples=samples_of(
+                    payload.get("transactionData") or [], source="StopTransaction", connector_id=None
+                ),
+                unique_id=ctx.unique_id,
+                received_at=ctx.received_at,
+            )
+        )
+        return {} if info is None else {"idTagInfo": info.to_ocpp()}

@@ -1,0 +1,1 @@
+"""Charging transactions: start, meter values, stop; the operator's view of them."""
