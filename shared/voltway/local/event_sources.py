@@ -323,7 +323,8 @@ class Scheduler:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        # Invocations still running end when the Lambda service closes; not waited for here.
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _next(self, schedule: ScheduleSpec, after: float) -> float:
         if self._interval is not None:

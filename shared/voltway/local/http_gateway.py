@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from voltway.local.lambdas import InvocationResult, LambdaService
+from voltway.local.lambdas import InvocationResult, LambdaService, ServiceStopped
 from voltway.local.template import ACCOUNT_ID, CorsSpec, HttpApiSpec, HttpRouteSpec, JwtAuthorizerSpec
 
 logger = logging.getLogger(__name__)
@@ -369,10 +369,12 @@ class HttpGateway:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop serving (bounded: requests still inside an invocation end when the Lambda service closes)."""
+        if self._thread is not None:  # shutdown() waits forever if serve_forever never ran
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
         self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
     # ------------------------------------------------------------------ request handling
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -408,7 +410,10 @@ class HttpGateway:
         event = self._events.build(route, params, request, claims)
         if self.lambdas is None:
             raise RuntimeError("the HTTP gateway has no Lambda service yet")
-        result = self.lambdas.invoke(route.function, event)
+        try:
+            result = self.lambdas.invoke(route.function, event)
+        except ServiceStopped:
+            return json_response(503, {"message": "Service Unavailable"})
         return translate_response(result, route.payload_format_version)
 
     def _authorize(self, authorizer: JwtAuthorizerSpec, request: HttpRequest) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ concurrency cap and reuses warm workers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,6 +28,10 @@ logger = logging.getLogger(__name__)
 function_logger = logging.getLogger("voltway.local.functions")
 
 DEFAULT_CONCURRENCY = 4
+# Lambda's init phase has its own 10 s limit, separate from the function Timeout. A loaded laptop imports
+# far slower than a Lambda sandbox (10 chargers booting on 2 cores took >10 s), so locally it is 30 s.
+DEFAULT_INIT_TIMEOUT = 30.0
+STOP_GRACE = 1.0  # seconds a busy environment gets at stop before it is killed
 SHARED_DIR = Path(__file__).resolve().parents[2]  # <repo>/shared: the "shared layer"
 
 
@@ -51,14 +56,24 @@ class WorkerDied(RuntimeError):
 
 
 class WorkerTimedOut(RuntimeError):
-    """The invocation ran past the function's Timeout."""
+    """The invocation ran past the function's Timeout (or the init phase past the init limit)."""
+
+
+class ServiceStopped(RuntimeError):
+    """The Lambda service is stopping: the invocation was abandoned before it reached a worker."""
 
 
 class Worker:
-    """One warm execution environment (a ``voltway.local.worker`` process) of one function."""
+    """One execution environment (a ``voltway.local.worker`` process) of one function.
+
+    The process imports the handler first (the init phase) and reports ``{"ready": ...}``; only then
+    does it take invocations, so an invocation's Timeout never includes the import.
+    """
 
     def __init__(self, spec: FunctionSpec, env: dict[str, str]) -> None:
         self.spec = spec
+        self.invocations = 0
+        self.init_ms = 0.0
         self.process = subprocess.Popen(
             [sys.executable, "-m", "voltway.local.worker"],
             cwd=spec.code_uri,
@@ -67,13 +82,34 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        assert self.process.stdout is not None
+        self._out = self.process.stdout.fileno()
         self._buffer = b""
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._out, selectors.EVENT_READ)
         self._stderr_thread = threading.Thread(
             target=_forward_logs, args=(spec.logical_id, self.process.stderr), daemon=True
         )
         self._stderr_thread.start()
 
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait_ready(self, timeout_s: float) -> dict[str, Any] | None:
+        """Wait for the init phase (the handler's import); ``None`` when ready, else the init error.
+
+        Raises :class:`WorkerTimedOut` after ``timeout_s`` and :class:`WorkerDied` if the process exits.
+        """
+        started = time.perf_counter()
+        answer: dict[str, Any] = json.loads(self._read_line(time.monotonic() + timeout_s))
+        self.init_ms = (time.perf_counter() - started) * 1000
+        if answer.get("ready"):
+            return None
+        return answer.get("error") or {"errorType": "Runtime.Unknown", "errorMessage": "init failed"}
+
     def invoke(self, event: Any, request_id: str, timeout_s: float) -> dict[str, Any]:
+        self.invocations += 1
         deadline = time.monotonic() + timeout_s
         request = {
             "request_id": request_id,
@@ -84,45 +120,47 @@ class Worker:
         if stdin is None or self.process.poll() is not None:
             raise WorkerDied("worker exited")
         try:
-            stdin.write(json.dumps(request).encode() + b"\n")
+            stdin.write(json.dumps(request, separators=(",", ":")).encode() + b"\n")
             stdin.flush()
-        except (BrokenPipeError, OSError) as e:
+        except (BrokenPipeError, OSError, ValueError) as e:  # ValueError: pipe closed by a concurrent stop
             raise WorkerDied(str(e)) from e
         answer: dict[str, Any] = json.loads(self._read_line(deadline))
         return answer
 
     def _read_line(self, deadline: float) -> bytes:
-        stdout = self.process.stdout
-        assert stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(stdout, selectors.EVENT_READ)
-            while b"\n" not in self._buffer:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not selector.select(remaining):
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0 or not self._selector.select(remaining):
                     raise WorkerTimedOut()
-                chunk = os.read(stdout.fileno(), 65536)
-                if not chunk:
-                    raise WorkerDied("worker closed its output")
-                self._buffer += chunk
+                chunk = os.read(self._out, 1 << 20)
+            except (OSError, ValueError) as e:  # the pipe was closed by a concurrent kill
+                raise WorkerDied(str(e)) from e
+            if not chunk:
+                raise WorkerDied("worker closed its output")
+            self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-        self.process.wait(timeout=5)
-        for pipe in (self.process.stdin, self.process.stdout):
-            if pipe is not None:
-                pipe.close()
-
-    def stop(self) -> None:
-        """Close stdin (the worker's loop ends) and wait briefly; kill if it does not go."""
         try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not refused
+            logger.warning("worker %s did not die", self.process.pid)
+
+    def close_input(self) -> None:
+        """Close stdin: an idle worker's loop ends and the process exits on its own."""
+        with contextlib.suppress(OSError, ValueError):
             if self.process.stdin is not None:
                 self.process.stdin.close()
-            self.process.wait(timeout=2)
-        except (subprocess.TimeoutExpired, OSError):
-            pass
+
+    def stop(self, grace: float = 2.0) -> None:
+        """Close stdin (the worker's loop ends) and wait ``grace`` seconds; kill if it does not go."""
+        self.close_input()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=grace)
         self.kill()
 
 
@@ -136,37 +174,75 @@ def _forward_logs(function: str, stream: IO[bytes] | None) -> None:
     stream.close()
 
 
-class FunctionPool:
-    """Warm workers of one function; at most ``max_concurrency`` invocations run at once (others wait)."""
+@dataclass
+class _InitTicket:
+    """What became of an environment an invocation started (``error`` set if its init failed)."""
 
-    def __init__(self, spec: FunctionSpec, env: dict[str, str], max_concurrency: int) -> None:
+    error: dict[str, Any] | None = None
+
+
+class _InitFailed(Exception):
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("errorMessage"))
+        self.error = error
+
+
+class FunctionPool:
+    """Execution environments of one function: at most ``max_concurrency`` of them, reused warm.
+
+    Invocations wait (they are not throttled) when every environment is busy and the cap is reached.
+    Scale-up is one init at a time, in the background: while an environment is initialising, further
+    invocations queue and take whichever environment is free first (a warm one usually finishes long
+    before a new import does). Lambda would start them all in parallel on separate machines; on a 2-core
+    laptop N imports at once take N times as long each.
+    """
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        env: dict[str, str],
+        max_concurrency: int,
+        *,
+        init_timeout: float = DEFAULT_INIT_TIMEOUT,
+    ) -> None:
         self.spec = spec
         self._env = env
-        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._cap = max(1, max_concurrency)
+        self._init_timeout = init_timeout
+        self._cond = threading.Condition()
         self._idle: list[Worker] = []
         self._all: set[Worker] = set()
-        self._lock = threading.Lock()
+        self._initialising = 0
         self._closed = False
 
+    # ------------------------------------------------------------------ invoke
     def invoke(self, event: Any) -> InvocationResult:
+        """Run one invocation; raises :class:`ServiceStopped` if the service stops before it starts."""
         request_id = str(uuid.uuid4())
-        with self._slots:
-            worker, cold = self._acquire()
-            started = time.perf_counter()
-            try:
-                answer = worker.invoke(event, request_id, float(self.spec.timeout))
-            except WorkerTimedOut:
-                self._discard(worker)
-                error = {
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"Task timed out after {self.spec.timeout:.2f} seconds",
-                }
-                return self._result(request_id, None, error, started, cold)
-            except WorkerDied as e:
-                self._discard(worker)
+        try:
+            worker = self._acquire()
+        except _InitFailed as failed:
+            return self._result(request_id, None, failed.error, time.perf_counter(), True)
+        # Cold: the first invocation of an environment (its init ran before, outside the Timeout).
+        cold = worker.invocations == 0
+        started = time.perf_counter()
+        try:
+            answer = worker.invoke(event, request_id, float(self.spec.timeout))
+        except WorkerTimedOut:
+            self._discard(worker)
+            error = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"Task timed out after {self.spec.timeout:.2f} seconds",
+            }
+            return self._result(request_id, None, error, started, cold)
+        except WorkerDied as e:
+            self._discard(worker)
+            if self._closed:
+                error = {"errorType": "Runtime.Stopped", "errorMessage": "the local Lambda service stopped"}
+            else:
                 error = {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited: {e}"}
-                return self._result(request_id, None, error, started, cold)
-            self._release(worker)
+            return self._result(request_id, None, error, started, cold)
+        self._release(worker)
         if answer.get("ok"):
             return self._result(request_id, answer.get("result"), None, started, cold)
         return self._result(request_id, None, answer.get("error") or {}, started, cold)
@@ -175,7 +251,7 @@ class FunctionPool:
         self, request_id: str, payload: Any, error: dict[str, Any] | None, started: float, cold: bool
     ) -> InvocationResult:
         duration = (time.perf_counter() - started) * 1000
-        if error is not None:
+        if error is not None and not self._closed:
             logger.warning(
                 "%s %s: %s: %s",
                 self.spec.logical_id,
@@ -185,45 +261,134 @@ class FunctionPool:
             )
         return InvocationResult(self.spec.logical_id, request_id, payload, error, duration, cold)
 
-    def _acquire(self) -> tuple[Worker, bool]:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError(f"{self.spec.logical_id}: the Lambda service is stopped")
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.process.poll() is None:
-                    return worker, False
-                self._all.discard(worker)
+    def _acquire(self) -> Worker:
+        """A warm environment; starts one in the background when none is idle or initialising."""
+        ticket: _InitTicket | None = None
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise ServiceStopped(f"{self.spec.logical_id}: the Lambda service is stopped")
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.alive:
+                        return worker
+                    self._all.discard(worker)
+                if ticket is not None and ticket.error is not None:
+                    # The environment this invocation started failed its init: report it, as Lambda does.
+                    raise _InitFailed(ticket.error)
+                if self._initialising == 0 and len(self._all) < self._cap:
+                    ticket = self._start_init_locked()
+                self._cond.wait()
+
+    def _start_init_locked(self) -> _InitTicket:
+        """Start one environment on a thread; whichever invocation is waiting first gets it."""
+        ticket = _InitTicket()
+        self._initialising += 1
+        thread = threading.Thread(
+            target=self._initialise, args=(ticket,), name=f"init-{self.spec.logical_id}", daemon=True
+        )
+        thread.start()
+        return ticket
+
+    def _initialise(self, ticket: _InitTicket) -> None:
+        worker: Worker | None = None
+        error: dict[str, Any] | None
+        try:
             worker = Worker(self.spec, self._env)
-            self._all.add(worker)
-            return worker, True
+            with self._cond:
+                self._all.add(worker)
+            error = None if self._closed else worker.wait_ready(self._init_timeout)
+        except WorkerTimedOut:
+            error = {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"Init phase timed out after {self._init_timeout:.2f} seconds (local init"
+                " limit: RuntimeSettings.init_timeout / --init-timeout)",
+            }
+        except (WorkerDied, OSError) as e:
+            error = {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited during init: {e}"}
+        if error is not None or self._closed:
+            # Like Lambda, a failed init is not kept: the next invocation starts a fresh environment.
+            if worker is not None:
+                worker.kill()
+        elif worker is not None:
+            logger.debug("%s: environment ready in %.0f ms", self.spec.logical_id, worker.init_ms)
+        with self._cond:
+            self._initialising -= 1
+            if worker is not None and (error is not None or self._closed):
+                self._all.discard(worker)
+            elif worker is not None:
+                self._idle.append(worker)
+            ticket.error = error
+            if error is not None:
+                logger.warning(
+                    "%s: init failed: %s: %s",
+                    self.spec.logical_id,
+                    error.get("errorType"),
+                    error.get("errorMessage"),
+                )
+            self._cond.notify_all()
 
     def _release(self, worker: Worker) -> None:
-        with self._lock:
-            if self._closed:
-                worker.stop()
-            else:
+        with self._cond:
+            if not self._closed:
                 self._idle.append(worker)
+                self._cond.notify()
+                return
+        worker.stop(grace=0.2)
 
     def _discard(self, worker: Worker) -> None:
         worker.kill()
-        with self._lock:
+        with self._cond:
             self._all.discard(worker)
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ prewarm / close
+    def prewarm(self) -> None:
+        """Start one environment in the background (no-op if one exists or is initialising)."""
+        with self._cond:
+            if not self._closed and not self._all and not self._initialising:
+                self._start_init_locked()
 
     @property
     def worker_count(self) -> int:
-        with self._lock:
+        with self._cond:
             return len(self._all)
 
-    def close(self) -> None:
-        with self._lock:
+    @property
+    def busy_count(self) -> int:
+        """Environments inside an invocation (not idle, not initialising)."""
+        with self._cond:
+            return max(0, len(self._all) - len(self._idle) - self._initialising)
+
+    @property
+    def idle_count(self) -> int:
+        with self._cond:
+            return len(self._idle)
+
+    def begin_close(self) -> list[Worker]:
+        """Refuse new invocations, wake the waiting ones (they raise :class:`ServiceStopped`) and let
+        idle environments exit; returns every environment still running (busy or initialising)."""
+        with self._cond:
             self._closed = True
-            idle, busy = list(self._idle), [w for w in self._all if w not in self._idle]
-            self._all, self._idle = set(), []
+            idle, everything = list(self._idle), list(self._all)
+            self._idle = []
+            self._cond.notify_all()
         for worker in idle:
-            worker.stop()
-        for worker in busy:
-            worker.kill()
+            worker.close_input()
+        return everything
+
+    def close(self, grace: float = STOP_GRACE) -> None:
+        _close_workers(self.begin_close(), grace)
+
+
+def _close_workers(workers: list[Worker], grace: float) -> None:
+    """Give ``workers`` ``grace`` seconds to exit (idle ones do at once), then kill the rest."""
+    deadline = time.monotonic() + grace
+    for worker in workers:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for worker in workers:
+        worker.kill()
 
 
 def function_environment(
@@ -274,6 +439,7 @@ class LambdaService:
         aws_endpoint_url: str | None,
         *,
         max_concurrency: int = DEFAULT_CONCURRENCY,
+        init_timeout: float = DEFAULT_INIT_TIMEOUT,
         fake_credentials: bool = True,
     ) -> None:
         self.template = template
@@ -282,12 +448,16 @@ class LambdaService:
                 spec,
                 function_environment(spec, aws_endpoint_url, fake_credentials=fake_credentials),
                 max_concurrency,
+                init_timeout=init_timeout,
             )
             for logical_id, spec in template.functions.items()
         }
 
     def invoke(self, function: str, event: Any) -> InvocationResult:
-        """Invoke ``function`` (logical id) synchronously, as API Gateway and event sources do."""
+        """Invoke ``function`` (logical id) synchronously, as API Gateway and event sources do.
+
+        Raises :class:`ServiceStopped` (a ``RuntimeError``) once :meth:`close` has begun.
+        """
         try:
             pool = self._pools[function]
         except KeyError:
@@ -297,6 +467,14 @@ class LambdaService:
     def pool(self, function: str) -> FunctionPool:
         return self._pools[function]
 
-    def close(self) -> None:
-        for pool in self._pools.values():
-            pool.close()
+    def prewarm(self, functions: list[str] | None = None) -> None:
+        """Start one environment of each function (or of ``functions``) in the background."""
+        for name in functions if functions is not None else list(self._pools):
+            self._pools[name].prewarm()
+
+    def close(self, grace: float = STOP_GRACE) -> None:
+        """Stop within about ``grace`` seconds: waiting invocations raise :class:`ServiceStopped`,
+        idle environments exit, busy ones get ``grace`` to finish and are then killed (their
+        invocations end with ``Runtime.Stopped``)."""
+        workers = [w for pool in self._pools.values() for w in pool.begin_close()]
+        _close_workers(workers, grace)

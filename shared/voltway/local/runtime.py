@@ -23,7 +23,7 @@ from typing import Any
 from voltway.local.emulator import Emulator
 from voltway.local.event_sources import Scheduler, SqsPoller
 from voltway.local.http_gateway import HttpGateway
-from voltway.local.lambdas import DEFAULT_CONCURRENCY, LambdaService
+from voltway.local.lambdas import DEFAULT_CONCURRENCY, DEFAULT_INIT_TIMEOUT, STOP_GRACE, LambdaService
 from voltway.local.resources import AwsClients, Provisioned, provision
 from voltway.local.template import REGION, LocalEndpoints, Template, load_template
 from voltway.local.websocket_gateway import (
@@ -55,13 +55,17 @@ class RuntimeSettings:
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     max_lifetime: float = DEFAULT_MAX_LIFETIME
     max_concurrency: int = DEFAULT_CONCURRENCY
+    init_timeout: float = DEFAULT_INIT_TIMEOUT  # the init phase's own limit (Lambda: 10 s; see lambdas.py)
+    prewarm: bool = True  # one environment per function starts in the background at startup
+    stop_grace: float = STOP_GRACE  # seconds busy environments get at stop before they are killed
+    disconnect_grace: float = 3.0  # seconds $disconnect invocations get at stop
     schedule_scale: float = 1.0
     schedule_interval: float | None = None
     seed: bool = True
 
     @classmethod
     def for_tests(cls, template_path: Path | None, state_dir: Path, **overrides: Any) -> RuntimeSettings:
-        """Free ports everywhere, a private state dir, the embedded emulator, no seed."""
+        """Free ports everywhere, a private state dir, the embedded emulator, no seed, no prewarm."""
         base = cls(
             template_path=template_path,
             state_dir=state_dir,
@@ -71,6 +75,7 @@ class RuntimeSettings:
             emulator_port=0,
             aws_endpoint_url="",
             seed=False,
+            prewarm=False,
         )
         return replace(base, **overrides)
 
@@ -149,8 +154,11 @@ class LocalRuntime:
             template,
             self.aws_endpoint_url,
             max_concurrency=s.max_concurrency,
+            init_timeout=s.init_timeout,
             fake_credentials=not emulator.is_real_aws,
         )
+        if s.prewarm:
+            self.lambdas.prewarm()
         for gateway in (self._ws, self._http):
             if gateway is not None:
                 gateway.lambdas = self.lambdas
@@ -239,24 +247,32 @@ class LocalRuntime:
         module.seed(self)
 
     def stop(self) -> None:
-        """Stop everything that started, in reverse order; safe to call twice."""
+        """Stop everything that started, in reverse order; safe to call twice.
+
+        Bounded (a few seconds): sockets close and ``$disconnect`` gets ``disconnect_grace``; then the
+        Lambda service abandons what is still in flight or queued (busy environments get ``stop_grace``,
+        then are killed), and every thread is joined with a timeout.
+        """
+        s = self.settings
         if self._scheduler is not None:
             self._scheduler.stop()
             self._scheduler = None
         for poller in self._pollers:
             poller.stop()
         if self._ws is not None:
-            self._ws.stop()  # closes sockets: $disconnect still reaches the functions
+            self._ws.close_connections(timeout=s.disconnect_grace)  # $disconnect still reaches the functions
+        if self.lambdas is not None:
+            self.lambdas.close(grace=s.stop_grace)
+            self.lambdas = None
+        if self._ws is not None:
+            self._ws.stop()
             self._ws = None
         if self._http is not None:
             self._http.stop()
             self._http = None
         for poller in self._pollers:
-            poller.join()
+            poller.join(timeout=2)
         self._pollers = []
-        if self.lambdas is not None:
-            self.lambdas.close()
-            self.lambdas = None
         if self._emulator is not None:
             self._emulator.stop()
             self._emulator = None

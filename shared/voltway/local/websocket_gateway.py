@@ -186,6 +186,7 @@ class WebSocketGateway:
         self._management: ThreadingHTTPServer | None = None
         self._management_thread: threading.Thread | None = None
         self._events: EventFactory | None = None
+        self._stopping = False
         self.port = settings.port
         self.management_port = settings.management_port
 
@@ -245,25 +246,55 @@ class WebSocketGateway:
             server_header=None,
         )
 
-    def stop(self) -> None:
+    def close_connections(self, timeout: float = 3.0) -> None:
+        """Stop accepting, close every socket and give ``$disconnect`` up to ``timeout`` seconds.
+
+        Frames that arrive from now on are not invoked. Invocations already running are not waited for:
+        the Lambda service's ``close()`` abandons them (the runtime calls it next), then :meth:`stop`.
+        """
+        self._stopping = True
         loop, server = self._loop, self._server
-        if loop is not None and server is not None and loop.is_running():
-            future = asyncio.run_coroutine_threadsafe(self._shutdown(server), loop)
-            try:
-                future.result(timeout=15)
-            except Exception:
-                logger.exception("WebSocket gateway shutdown")
+        if loop is None or server is None or not loop.is_running():
+            return
+        future = asyncio.run_coroutine_threadsafe(self._shutdown(server), loop)
+        try:
+            future.result(timeout=timeout)
+        except TimeoutError:
+            logger.info("WebSocket gateway: $disconnect still running after %.0f s; abandoning it", timeout)
+        except Exception:
+            logger.exception("WebSocket gateway shutdown")
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Close connections (if not done yet), stop the event loop and the management API; bounded."""
+        if not self._stopping:
+            self.close_connections(timeout)
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._cancel_tasks(), loop).result(timeout=timeout)
             loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=timeout)
+            if self._thread.is_alive():
+                logger.warning("WebSocket gateway thread did not stop within %.0f s", timeout)
         if self._management is not None:
-            self._management.shutdown()
+            if self._management_thread is not None:  # shutdown() waits forever if never served
+                self._management.shutdown()
             self._management.server_close()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+            self._management = None
+        # Threads still inside an invocation end when the Lambda service kills their worker; not waited for.
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _shutdown(self, server: Server) -> None:
         server.close(close_connections=True)
         await server.wait_closed()
+
+    async def _cancel_tasks(self) -> None:
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # ------------------------------------------------------------------ handshake
     async def _process_request(self, socket: ServerConnection, request: Request) -> Response | None:
@@ -306,6 +337,8 @@ class WebSocketGateway:
         try:
             async for message in socket:
                 conn.touch()
+                if self._stopping:
+                    continue
                 text = message if isinstance(message, str) else message.decode("utf-8", "replace")
                 task = asyncio.create_task(self._on_message(conn, text))
                 tasks.add(task)
@@ -322,7 +355,7 @@ class WebSocketGateway:
         assert self._events is not None
         result = await self._invoke("$default", self._events.message(conn, text))
         self._log("$default", conn, frame_label(text), result)
-        if not result.ok:
+        if not result.ok and not self._stopping:
             # What API Gateway sends back when the integration fails and no route response is set up.
             error = {"message": "Internal server error", "connectionId": conn.connection_id}
             error["requestId"] = result.request_id
@@ -359,7 +392,11 @@ class WebSocketGateway:
         if self.lambdas is None:
             raise RuntimeError("the WebSocket gateway has no Lambda service yet")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.lambdas.invoke, function, event)
+        try:
+            return await loop.run_in_executor(self._executor, self.lambdas.invoke, function, event)
+        except RuntimeError as e:  # ServiceStopped, or the executor was shut down: we are stopping
+            error = {"errorType": "Runtime.Stopped", "errorMessage": str(e)}
+            return InvocationResult(function, "", None, error, 0.0, False)
 
     def _log(self, route: str, conn: Connection, label: str, result: InvocationResult) -> None:
         outcome = "" if result.ok else f"  ERROR {result.error.get('errorType') if result.error else ''}"

@@ -1,6 +1,7 @@
 """One Lambda execution environment: ``python -m voltway.local.worker`` (started by the local Lambda service).
 
-The handler ``<module>.<attr>`` named by ``_HANDLER`` is imported once (the cold start); then each line
+The handler ``<module>.<attr>`` named by ``_HANDLER`` is imported once (the init phase, reported as the
+first protocol line ``{"ready": true}`` or ``{"ready": false, "error": ...}``); then each line
 on stdin is one invocation ``{"request_id", "deadline_ms", "event"}`` and each line written to the
 protocol pipe is its answer ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": {errorType,
 errorMessage, stackTrace}}``. Function output (``print``, logging) goes to stderr, which the runtime
@@ -13,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -61,20 +63,28 @@ def load_handler(spec: str) -> Callable[[Any, LambdaContext], Any]:
     return handler  # type: ignore[no-any-return]
 
 
-def _invoke(handler: Callable[[Any, LambdaContext], Any], request: dict[str, Any]) -> dict[str, Any]:
+def _invoke(handler: Callable[[Any, LambdaContext], Any], request: dict[str, Any]) -> str:
+    """Run one invocation; returns the answer line (without the newline)."""
     context = LambdaContext(str(request["request_id"]), int(request["deadline_ms"]))
     try:
         result = handler(request["event"], context)
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
-        return {"ok": False, "error": error_payload(exc)}
+        return _encode({"ok": False, "error": error_payload(exc)})
     try:
-        return {"ok": True, "result": json.loads(json.dumps(result))}
+        # Encoded once: what is not JSON-serialisable is Lambda's Runtime.MarshalError.
+        encoded = json.dumps(result, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
-        return {"ok": False, "error": error_payload(exc, "Runtime.MarshalError")}
+        return _encode({"ok": False, "error": error_payload(exc, "Runtime.MarshalError")})
+    return '{"ok":true,"result":' + encoded + "}"
+
+
+def _encode(answer: dict[str, Any]) -> str:
+    return json.dumps(answer, separators=(",", ":"))
 
 
 def serve(handler_spec: str, requests: TextIO, answers: TextIO) -> None:
+    """The init phase (import the handler, then report ``{"ready": ...}``), then one answer per request."""
     handler: Callable[[Any, LambdaContext], Any] | None = None
     init_error: dict[str, Any] | None = None
     try:
@@ -82,21 +92,25 @@ def serve(handler_spec: str, requests: TextIO, answers: TextIO) -> None:
     except Exception as exc:
         traceback.print_exc(file=sys.stderr)
         init_error = error_payload(exc, "Runtime.ImportModuleError")
+    ready = {"ready": True} if init_error is None else {"ready": False, "error": init_error}
+    answers.write(_encode(ready) + "\n")
+    answers.flush()
     for line in requests:
         if not line.strip():
             continue
-        request = json.loads(line)
-        if handler is None:
-            answer: dict[str, Any] = {"ok": False, "error": init_error}
+        if handler is None:  # not reached from the Lambda service (it discards a failed init)
+            answer = _encode({"ok": False, "error": init_error})
         else:
-            answer = _invoke(handler, request)
-        answers.write(json.dumps(answer) + "\n")
+            answer = _invoke(handler, json.loads(line))
+        answers.write(answer + "\n")
         answers.flush()
         sys.stderr.flush()
 
 
 def main() -> None:
     # Keep the protocol on a private copy of stdout; point fd 1 at stderr so prints end up in the logs.
+    # Ctrl-C in a terminal reaches the whole process group: the runtime decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
