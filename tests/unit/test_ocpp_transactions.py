@@ -407,7 +407,7 @@ def test_a_late_session_keeps_its_original_times_and_order(world: World) -> None
     tx = world.start(timestamp="2026-01-02T01:00:00Z", meterStart=0)["transactionId"]
     world.ok("MeterValues", meter(tx, "2026-01-02T01:30:00+00:00", register("5000")))
     world.ok(
-        "StopTransaction", {"transactionId": tx, "meterStop": 9000, "timestamp": "2026-01-02T03:00:00+02:00"}
+        "StopTransaction", {"transactionId": tx, "meterStop": 9000, "timestamp": "2026-01-02T04:00:00+02:00"}
     )
     stored = world.transactions.get(tx)
     assert stored is not None
