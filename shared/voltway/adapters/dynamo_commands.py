@@ -1,0 +1,363 @@
+"""DynamoDB adapters of the command ports: one table (``CommandsTable``), three kinds of items.
+
+- command: pk ``cmd#<command id>``, sk ``cmd``: one CALL (action, payload, status, unique id, deadline)
+- charger queue: pk ``cp#<charger id>``, sk ``queue``: ids waiting (a list, creation order), the
+  in-flight slot (``in_flight_*``), ``version``
+- reported state: pk ``cp#<charger id>``, sk ``reported``: configuration, local list, charging profiles,
+  reservations (one JSON document) and ``version``
+
+GSI ``by_charger`` (``charge_point_id``, ``created_key``): commands of one charger, for the listing only.
+GSI ``in_flight`` (``in_flight_deadline``, keys only): sparse, holds only queues with a CALL in flight, for
+the monitor's sweep. Every other access is GetItem (strongly consistent) or a conditional write; the
+in-flight slot is taken with ``attribute_not_exists(in_flight_command_id) AND queue[0] = :head``.
+Low-level client on purpose: list operations (``list_append``, ``REMOVE queue[0]``) in conditions.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from voltway.chargers.errors import InvalidCursor
+from voltway.ocpp.commands.model import Command, CommandPage, CommandStatus, InFlight, QueueState
+from voltway.ocpp.commands.reported import ReportedState
+
+Item = dict[str, Any]
+_IN_FLIGHT = ("command_id", "unique_id", "connection_id", "sent_at", "deadline")
+_REMOVE_IN_FLIGHT = ", ".join(f"in_flight_{name}" for name in _IN_FLIGHT)
+
+
+def _stamp(moment: datetime) -> str:
+    """Fixed-width UTC text: sorts as time sorts."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _s(value: str) -> Item:
+    return {"S": value}
+
+
+def _n(value: int) -> Item:
+    return {"N": str(value)}
+
+
+def _json(value: Any) -> Item:
+    return {"S": json.dumps(value, separators=(",", ":"), ensure_ascii=False)}
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _command_key(command_id: str) -> Item:
+    return {"pk": _s(f"cmd#{command_id}"), "sk": _s("cmd")}
+
+
+def _charger_key(charge_point_id: str, kind: str) -> Item:
+    return {"pk": _s(f"cp#{charge_point_id}"), "sk": _s(kind)}
+
+
+def _to_command(item: Item) -> Command:
+    def text(name: str) -> str | None:
+        return item[name]["S"] if name in item else None
+
+    def moment(name: str) -> datetime | None:
+        raw = text(name)
+        return _time(raw) if raw else None
+
+    def document(name: str) -> Any:
+        raw = text(name)
+        return json.loads(raw) if raw is not None else None
+
+    return Command(
+        command_id=item["command_id"]["S"],
+        charge_point_id=item["charge_point_id"]["S"],
+        tenant_id=item["tenant_id"]["S"],
+        action=item["action"]["S"],
+        payload=json.loads(item["payload"]["S"]),
+        status=CommandStatus(item["status"]["S"]),
+        created_at=_time(item["created_at"]["S"]),
+        unique_id=text("unique_id"),
+        connection_id=text("connection_id"),
+        sent_at=moment("sent_at"),
+        deadline=moment("deadline"),
+        completed_at=moment("completed_at"),
+        response=document("response"),
+        error=document("error"),
+    )
+
+
+class DynamoCommandStore:
+    def __init__(self, client: Any, table: str, ttl: timedelta = timedelta(days=90)) -> None:
+        self._client = client
+        self._table = table
+        self._ttl = ttl
+
+    def create(self, command: Command) -> None:
+        item: Item = {
+            **_command_key(command.command_id),
+            "command_id": _s(command.command_id),
+            "charge_point_id": _s(command.charge_point_id),
+            "tenant_id": _s(command.tenant_id),
+            "action": _s(command.action),
+            "payload": _json(command.payload),
+            "status": _s(command.status.value),
+            "created_at": _s(_stamp(command.created_at)),
+            "created_key": _s(f"{_stamp(command.created_at)}#{command.command_id}"),
+            "expires_at": _n(int((command.created_at + self._ttl).timestamp())),
+        }
+        if command.completed_at is not None:
+            item["completed_at"] = _s(_stamp(command.completed_at))
+        if command.error is not None:
+            item["error"] = _json(command.error)
+        self._client.put_item(
+            TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+        )
+
+    def get(self, command_id: str) -> Command | None:
+        found = self._client.get_item(
+            TableName=self._table, Key=_command_key(command_id), ConsistentRead=True
+        ).get("Item")
+        return _to_command(found) if found else None
+
+    def _update(self, command_id: str, **kwargs: Any) -> Command | None:
+        try:
+            result = self._client.update_item(
+                TableName=self._table, Key=_command_key(command_id), ReturnValues="ALL_NEW", **kwargs
+            )
+        except ClientError as e:
+            if _conditional_failed(e):
+                return None
+            raise
+        return _to_command(result["Attributes"])
+
+    def mark_sent(
+        self, command_id: str, unique_id: str, connection_id: str, sent_at: datetime, deadline: datetime
+    ) -> Command | None:
+        return self._update(
+            command_id,
+            UpdateExpression="SET #s = :sent, unique_id = :u, connection_id = :c, sent_at = :at, "
+            "deadline = :d",
+            ConditionExpression="#s = :queued",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":sent": _s(CommandStatus.SENT.value),
+                ":queued": _s(CommandStatus.QUEUED.value),
+                ":u": _s(unique_id),
+                ":c": _s(connection_id),
+                ":at": _s(_stamp(sent_at)),
+                ":d": _s(_stamp(deadline)),
+            },
+        )
+
+    def finish(
+        self,
+        command_id: str,
+        status: CommandStatus,
+        at: datetime,
+        *,
+        expected: Collection[CommandStatus],
+        unique_id: str | None = None,
+        response: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> Command | None:
+        values: Item = {":status": _s(status.value), ":at": _s(_stamp(at))}
+        sets = ["#s = :status", "completed_at = :at"]
+        if response is not None:
+            sets.append("response = :response")
+            values[":response"] = _json(response)
+        if error is not None:
+            sets.append("#e = :error")
+            values[":error"] = _json(error)
+        allowed = []
+        for i, state in enumerate(sorted(expected)):
+            values[f":x{i}"] = _s(state.value)
+            allowed.append(f":x{i}")
+        condition = f"attribute_exists(pk) AND #s IN ({', '.join(allowed)})"
+        if unique_id is not None:
+            condition += " AND unique_id = :uid"
+            values[":uid"] = _s(unique_id)
+        return self._update(
+            command_id,
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#s": "status", "#e": "error"}
+            if error is not None
+            else {"#s": "status"},
+            ExpressionAttributeValues=values,
+        )
+
+    def list_for_charger(self, charge_point_id: str, limit: int, cursor: str | None) -> CommandPage:
+        kwargs: dict[str, Any] = {}
+        if cursor:
+            try:
+                start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            except ValueError as e:
+                raise InvalidCursor("invalid cursor") from e
+            if not isinstance(start, dict):
+                raise InvalidCursor("invalid cursor")
+            kwargs["ExclusiveStartKey"] = start
+        result = self._client.query(
+            TableName=self._table,
+            IndexName="by_charger",
+            KeyConditionExpression="charge_point_id = :cp",
+            ExpressionAttributeValues={":cp": _s(charge_point_id)},
+            ScanIndexForward=False,
+            Limit=limit,
+            **kwargs,
+        )
+        last = result.get("LastEvaluatedKey")
+        next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        return CommandPage([_to_command(i) for i in result.get("Items", [])], next_cursor)
+
+
+class DynamoCommandQueue:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def _write(self, charge_point_id: str, **kwargs: Any) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table, Key=_charger_key(charge_point_id, "queue"), **kwargs
+            )
+        except ClientError as e:
+            if _conditional_failed(e):
+                return False
+            raise
+        return True
+
+    def state(self, charge_point_id: str) -> QueueState:
+        item = self._client.get_item(
+            TableName=self._table, Key=_charger_key(charge_point_id, "queue"), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return QueueState()
+        in_flight = None
+        if "in_flight_command_id" in item:
+            in_flight = InFlight(
+                command_id=item["in_flight_command_id"]["S"],
+                unique_id=item["in_flight_unique_id"]["S"],
+                connection_id=item["in_flight_connection_id"]["S"],
+                sent_at=_time(item["in_flight_sent_at"]["S"]),
+                deadline=_time(item["in_flight_deadline"]["S"]),
+            )
+        queued = tuple(v["S"] for v in item.get("queue", {}).get("L", []))
+        return QueueState(queued, in_flight, int(item.get("version", {}).get("N", "0")))
+
+    def enqueue(self, charge_point_id: str, command_id: str, max_length: int) -> bool:
+        return self._write(
+            charge_point_id,
+            UpdateExpression="SET #q = list_append(if_not_exists(#q, :empty), :ids), "
+            "charge_point_id = :cp ADD version :one",
+            ConditionExpression="attribute_not_exists(#q) OR size(#q) < :max",
+            ExpressionAttributeNames={"#q": "queue"},
+            ExpressionAttributeValues={
+                ":empty": {"L": []},
+                ":ids": {"L": [_s(command_id)]},
+                ":cp": _s(charge_point_id),
+                ":one": _n(1),
+                ":max": _n(max_length),
+            },
+        )
+
+    def claim(self, charge_point_id: str, in_flight: InFlight) -> bool:
+        return self._write(
+            charge_point_id,
+            UpdateExpression="SET in_flight_command_id = :id, in_flight_unique_id = :u, "
+            "in_flight_connection_id = :c, in_flight_sent_at = :at, in_flight_deadline = :d "
+            "REMOVE #q[0] ADD version :one",
+            ConditionExpression="attribute_not_exists(in_flight_command_id) AND #q[0] = :id",
+            ExpressionAttributeNames={"#q": "queue"},
+            ExpressionAttributeValues={
+                ":id": _s(in_flight.command_id),
+                ":u": _s(in_flight.unique_id),
+                ":c": _s(in_flight.connection_id),
+                ":at": _s(_stamp(in_flight.sent_at)),
+                ":d": _s(_stamp(in_flight.deadline)),
+                ":one": _n(1),
+            },
+        )
+
+    def release(self, charge_point_id: str, command_id: str) -> bool:
+        return self._write(
+            charge_point_id,
+            UpdateExpression=f"REMOVE {_REMOVE_IN_FLIGHT} ADD version :one",
+            ConditionExpression="in_flight_command_id = :id",
+            ExpressionAttributeValues={":id": _s(command_id), ":one": _n(1)},
+        )
+
+    def drain(self, charge_point_id: str, expected: QueueState) -> bool:
+        return self._write(
+            charge_point_id,
+            UpdateExpression=f"SET #q = :empty REMOVE {_REMOVE_IN_FLIGHT} ADD version :one",
+            ConditionExpression="version = :v",
+            ExpressionAttributeNames={"#q": "queue"},
+            ExpressionAttributeValues={
+                ":empty": {"L": []},
+                ":v": _n(expected.version),
+                ":one": _n(1),
+            },
+        )
+
+    def due(self, now: datetime) -> list[str]:
+        found: list[str] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self._client.scan(
+                TableName=self._table,
+                IndexName="in_flight",
+                FilterExpression="in_flight_deadline <= :now",
+                ExpressionAttributeValues={":now": _s(_stamp(now))},
+                **kwargs,
+            )
+            found += [i["pk"]["S"].removeprefix("cp#") for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class DynamoReportedStateStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def get(self, charge_point_id: str) -> ReportedState:
+        item = self._client.get_item(
+            TableName=self._table, Key=_charger_key(charge_point_id, "reported"), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return ReportedState(charge_point_id)
+        return ReportedState.from_document(
+            charge_point_id, json.loads(item["document"]["S"]), int(item["version"]["N"])
+        )
+
+    def save(self, state: ReportedState) -> bool:
+        item: Item = {
+            **_charger_key(state.charge_point_id, "reported"),
+            "charge_point_id": _s(state.charge_point_id),
+            "document": _json(state.to_document()),
+            "version": _n(state.version + 1),
+        }
+        if state.version == 0:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": _n(state.version)},
+            }
+        try:
+            self._client.put_item(TableName=self._table, Item=item, **condition)
+        except ClientError as e:
+            if _conditional_failed(e):
+                return False
+            raise
+        return True
