@@ -233,8 +233,8 @@ def compile_tariff(tariff: Tariff) -> CompiledTariff:
 
 @dataclass(frozen=True, slots=True)
 class PricedLine:
-    """One priced component of the session: quantity in kWh (ENERGY), hours (TIME/PARKING_TIME) or 1
-    (FLAT), after step_size; amounts rounded by the policy."""
+    """One priced component of the session, after step_size: ``quantity`` in kWh (ENERGY), seconds
+    (TIME, PARKING_TIME, reservation TIME) or 1 (FLAT), to 6 decimals; amounts rounded by the policy."""
 
     category: CostCategory
     dimension: TariffDimensionType
@@ -742,7 +742,7 @@ def _totals(
                 price=comp.price,
                 vat=comp.vat,
                 step_size=comp.step_size,
-                quantity=policy.quantity(units),
+                quantity=q.quantize(_MICRO_UNIT),
                 cost=Price(
                     excl_vat=policy.money(amount_excl),
                     incl_vat=None if amount_incl is None else policy.money(amount_incl),
