@@ -6,10 +6,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from chalice.app import Chalice, Request
+from chalice.app import Chalice, Request, Response
 
+from voltway.adapters.commands_http import command_errors, json_object, wait_seconds
 from voltway.adapters.http import BadRequest, int_param, mapped, principal
-from voltway.adapters.roots import cached_api
+from voltway.adapters.roots import cached_api, cached_commands
 from voltway.chargers.errors import ChargerNotFound
 from voltway.chargers.http_models import (
     CHARGE_POINT_ID_PATTERN,
@@ -19,6 +20,8 @@ from voltway.chargers.http_models import (
 )
 from voltway.chargers.model import Registration
 from voltway.identity import Forbidden, Principal, Role
+from voltway.ocpp.commands.model import Command
+from voltway.ocpp.commands.views import command_view, reported_view
 
 app = Chalice(app_name="voltway-api")
 _ID = re.compile(CHARGE_POINT_ID_PATTERN)
@@ -70,7 +73,10 @@ def put_charger(chargePointId: str) -> dict[str, Any]:
 @mapped
 def get_charger(chargePointId: str) -> dict[str, Any]:
     caller = _operator()
-    return charger_view(cached_api().chargers.get(caller.tenant_id, chargePointId))
+    view = charger_view(cached_api().chargers.get(caller.tenant_id, chargePointId))
+    # As the charger reported it through accepted commands (configuration as last read, profiles...).
+    view["reported"] = reported_view(cached_commands().reported(chargePointId))
+    return view
 
 
 @app.route("/v1/chargers", methods=["GET"])
@@ -93,6 +99,51 @@ def charger_messages(chargePointId: str) -> dict[str, Any]:
     limit = int_param(params, "limit", 50, 1, 200)
     page = root.messages.recent(chargePointId, limit, _cursor(params))
     return {"items": [message_view(m) for m in page.items], "next_cursor": page.cursor}
+
+
+def _command_response(command: Command) -> Response:
+    """200 once the command has an outcome, 202 while it is pending."""
+    status = 200 if command.status.terminal else 202
+    return Response(command_view(command), {"Content-Type": "application/json"}, status)
+
+
+@app.route("/v1/chargers/{chargePointId}/commands/{action}", methods=["POST"])
+@mapped
+@command_errors
+def send_command(chargePointId: str, action: str) -> Response:
+    """Body: the OCPP 1.6 request payload as on the wire. ``?wait=<s>`` (<= 25) waits for the answer."""
+    caller = _operator()
+    request = _request()
+    commands = cached_commands()
+    command = commands.submit(caller.tenant_id, chargePointId, action, json_object(request.raw_body))
+    wait = wait_seconds(request.query_params)
+    if wait and not command.status.terminal:
+        command = commands.wait(caller.tenant_id, command.command_id, wait)
+    return _command_response(command)
+
+
+@app.route("/v1/commands/{commandId}", methods=["GET"])
+@mapped
+@command_errors
+def get_command(commandId: str) -> Response:
+    caller = _operator()
+    commands = cached_commands()
+    command = commands.get(caller.tenant_id, commandId)
+    wait = wait_seconds(_request().query_params)
+    if wait and not command.status.terminal:
+        command = commands.wait(caller.tenant_id, commandId, wait)
+    return _command_response(command)
+
+
+@app.route("/v1/chargers/{chargePointId}/commands", methods=["GET"])
+@mapped
+@command_errors
+def charger_commands(chargePointId: str) -> dict[str, Any]:
+    caller = _operator()
+    params = _request().query_params
+    limit = int_param(params, "limit", 25, 1, 100)
+    page = cached_commands().list_for_charger(caller.tenant_id, chargePointId, limit, _cursor(params))
+    return {"items": [command_view(c) for c in page.items], "next_cursor": page.cursor}
 
 
 __all__ = ["ChargerNotFound", "app"]

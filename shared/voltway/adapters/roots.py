@@ -18,11 +18,17 @@ from voltway.adapters.dynamo import (
     DynamoIdempotencyStore,
     DynamoMessageAudit,
 )
+from voltway.adapters.dynamo_commands import (
+    DynamoCommandQueue,
+    DynamoCommandStore,
+    DynamoReportedStateStore,
+)
 from voltway.adapters.dynamo_models import ChargerItem, ConnectionItem, IdempotencyItem, MessageItem, bind
 from voltway.adapters.sns import SnsAlertPublisher
 from voltway.chargers.service import ChargerRegistry
 from voltway.config import AwsSettings
 from voltway.ocpp.central_system import CentralSystem
+from voltway.ocpp.commands.service import CommandPolicy, CommandService
 from voltway.ocpp.core import CorePolicy, CoreProfile
 from voltway.ocpp.dispatch import Dispatcher
 from voltway.ocpp.ports import MessageAudit
@@ -58,6 +64,14 @@ class ApiSettings(ChargersSettings):
     messages_table: str
 
 
+class CommandSettings(ChargersSettings):
+    commands_table: str
+    ws_management_endpoint: str
+    command_timeout_seconds: int = Field(ge=1, le=600)
+    # Commands waiting per charger besides the one in flight; more are refused (HTTP 409).
+    command_queue_limit: int = Field(default=20, ge=1, le=500)
+
+
 def _chargers(settings: ChargersSettings) -> DynamoChargerRepository:
     model = bind(
         ChargerItem, settings.chargers_table, region=settings.aws_region, host=settings.aws_endpoint_url
@@ -75,6 +89,27 @@ def _connections(settings: ConnectSettings) -> DynamoConnectionRegistry:
 def _audit(table: str, settings: AwsSettings, ttl_days: int = 30) -> DynamoMessageAudit:
     model = bind(MessageItem, table, region=settings.aws_region, host=settings.aws_endpoint_url)
     return DynamoMessageAudit(model, timedelta(days=ttl_days))
+
+
+def commands(environ: Environ = None) -> CommandService:
+    """The command flow (platform -> charger CALLs), for the API, $default, $disconnect and the monitor."""
+    settings = CommandSettings.from_env(environ)
+    dynamodb = client("dynamodb", region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    management = client(
+        "apigatewaymanagementapi",
+        region=settings.aws_region,
+        endpoint_url=management_endpoint(settings.ws_management_endpoint),
+    )
+    return CommandService(
+        chargers=_chargers(settings),
+        store=DynamoCommandStore(dynamodb, settings.commands_table),
+        queue=DynamoCommandQueue(dynamodb, settings.commands_table),
+        reported=DynamoReportedStateStore(dynamodb, settings.commands_table),
+        sender=ApiGatewayConnections(management),
+        policy=CommandPolicy(
+            timedelta(seconds=settings.command_timeout_seconds), settings.command_queue_limit
+        ),
+    )
 
 
 def connect_registry(environ: Environ = None) -> ChargerRegistry:
@@ -109,6 +144,7 @@ def central_system(environ: Environ = None) -> CentralSystem:
         ),
         audit=_audit(settings.messages_table, settings, settings.message_audit_ttl_days),
         sender=ApiGatewayConnections(management),
+        commands=commands(environ),
     )
 
 
@@ -145,3 +181,4 @@ cached_connect_registry = functools.cache(connect_registry)
 cached_central_system = functools.cache(central_system)
 cached_monitor = functools.cache(monitor)
 cached_api = functools.cache(api)
+cached_commands = functools.cache(commands)

@@ -17,6 +17,7 @@ from voltway.chargers.model import Charger
 from voltway.chargers.ports import ChargerRepository, ConnectionRegistry
 from voltway.observability import correlate, count, logger
 from voltway.ocpp import frames
+from voltway.ocpp.commands.ports import CommandAnswers
 from voltway.ocpp.dispatch import CallContext, Dispatcher
 from voltway.ocpp.errors import FrameError, GenericError, InternalError, OcppError, SecurityError
 from voltway.ocpp.ports import AuditEntry, ChargerConnections, ConnectionGone, IdempotencyStore, MessageAudit
@@ -45,8 +46,10 @@ class CentralSystem:
         audit: MessageAudit,
         sender: ChargerConnections,
         clock: Clock | None = None,
+        commands: CommandAnswers | None = None,
     ) -> None:
         self._chargers = chargers
+        self._commands = commands
         self._connections = connections
         self._dispatcher = dispatcher
         self._idempotency = idempotency
@@ -81,7 +84,19 @@ class CentralSystem:
         )
         self._audit.record(entries)
         self._send(charge_point_id, connection_id, reply)
+        if isinstance(message, frames.Call) and self._commands is not None:
+            # Fast path for command deadlines: any frame from the charger times out a due CALL of
+            # ours and sends the next queued one (after our reply, so this charger's CALL is answered).
+            self._command_step(lambda c: c.on_frame(charge_point_id, now))
         return Outcome(charge_point_id, reply)
+
+    def _command_step(self, step: Callable[[CommandAnswers], object]) -> None:
+        assert self._commands is not None
+        try:
+            step(self._commands)
+        except Exception:
+            # The frame itself was handled; the monitor's sweep retries what failed here.
+            logger.exception("command flow failed")
 
     def _answer(
         self, charge_point_id: str, connection_id: str, message: frames.Message, now: datetime
@@ -90,9 +105,12 @@ class CentralSystem:
         if isinstance(message, frames.Call):
             return self._answer_call(charge_point_id, connection_id, message, now)
         if isinstance(message, frames.CallResult | frames.CallError):
-            # Answers to our commands: correlated with pending commands by the command flow (next step).
+            # Answers to our commands: correlated by unique id with the charger's in-flight command.
             count("OcppAnswerReceived")
             logger.info("answer received", message_type=type(message).__name__)
+            if self._commands is not None:
+                answer = message
+                self._command_step(lambda c: c.on_answer(charge_point_id, answer, now))
             return None
         count("OcppUnknownMessageType")
         logger.info("unknown message type ignored", message_type_id=message.message_type_id)

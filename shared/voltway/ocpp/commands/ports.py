@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from voltway.ocpp.commands.model import Command, CommandPage, CommandStatus, InFlight, QueueState
 from voltway.ocpp.commands.reported import ReportedState
+from voltway.ocpp.frames import CallError, CallResult
 
 
 class CommandStore(Protocol):
@@ -87,3 +88,11 @@ class ReportedStateStore(Protocol):
         """Store ``state`` as version ``state.version + 1``, only if the stored one is still at
         ``state.version``. False when a concurrent writer won."""
         ...
+
+
+class CommandAnswers(Protocol):
+    """What the $default path tells the command flow (``CommandService`` implements it)."""
+
+    def on_answer(self, charge_point_id: str, message: CallResult | CallError, now: datetime) -> object: ...
+
+    def on_frame(self, charge_point_id: str, now: datetime) -> None: ...
