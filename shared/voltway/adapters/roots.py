@@ -24,6 +24,7 @@ from voltway.adapters.dynamo_commands import (
     DynamoReportedStateStore,
 )
 from voltway.adapters.dynamo_models import ChargerItem, ConnectionItem, IdempotencyItem, MessageItem, bind
+from voltway.adapters.roots_transactions import register_charger_profiles
 from voltway.adapters.sns import SnsAlertPublisher
 from voltway.chargers.service import ChargerRegistry
 from voltway.config import AwsSettings
@@ -124,6 +125,7 @@ def central_system(environ: Environ = None) -> CentralSystem:
     CoreProfile(
         chargers, CorePolicy(settings.registration_policy, settings.heartbeat_interval_seconds)
     ).register(dispatcher)
+    register_charger_profiles(dispatcher, environ)
     idempotency_model = bind(
         IdempotencyItem,
         settings.ocpp_idempotency_table,
