@@ -1,0 +1,1 @@
+"""Sites: groups of chargers behind one grid connection, with the metadata drivers need to find them."""
