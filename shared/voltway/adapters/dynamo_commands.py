@@ -170,12 +170,15 @@ class DynamoCommandStore:
         error: dict[str, Any] | None = None,
     ) -> Command | None:
         values: Item = {":status": _s(status.value), ":at": _s(_stamp(at))}
+        names = {"#s": "status"}
         sets = ["#s = :status", "completed_at = :at"]
         if response is not None:
-            sets.append("response = :response")
+            sets.append("#r = :response")
+            names["#r"] = "response"
             values[":response"] = _json(response)
         if error is not None:
             sets.append("#e = :error")
+            names["#e"] = "error"
             values[":error"] = _json(error)
         allowed = []
         for i, state in enumerate(sorted(expected)):
@@ -189,9 +192,7 @@ class DynamoCommandStore:
             command_id,
             UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression=condition,
-            ExpressionAttributeNames={"#s": "status", "#e": "error"}
-            if error is not None
-            else {"#s": "status"},
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
 
@@ -257,9 +258,9 @@ class DynamoCommandQueue:
         return self._write(
             charge_point_id,
             UpdateExpression="SET #q = list_append(if_not_exists(#q, :empty), :ids), "
-            "charge_point_id = :cp ADD version :one",
+            "charge_point_id = :cp ADD #v :one",
             ConditionExpression="attribute_not_exists(#q) OR size(#q) < :max",
-            ExpressionAttributeNames={"#q": "queue"},
+            ExpressionAttributeNames={"#q": "queue", "#v": "version"},
             ExpressionAttributeValues={
                 ":empty": {"L": []},
                 ":ids": {"L": [_s(command_id)]},
@@ -274,9 +275,9 @@ class DynamoCommandQueue:
             charge_point_id,
             UpdateExpression="SET in_flight_command_id = :id, in_flight_unique_id = :u, "
             "in_flight_connection_id = :c, in_flight_sent_at = :at, in_flight_deadline = :d "
-            "REMOVE #q[0] ADD version :one",
+            "REMOVE #q[0] ADD #v :one",
             ConditionExpression="attribute_not_exists(in_flight_command_id) AND #q[0] = :id",
-            ExpressionAttributeNames={"#q": "queue"},
+            ExpressionAttributeNames={"#q": "queue", "#v": "version"},
             ExpressionAttributeValues={
                 ":id": _s(in_flight.command_id),
                 ":u": _s(in_flight.unique_id),
@@ -290,17 +291,18 @@ class DynamoCommandQueue:
     def release(self, charge_point_id: str, command_id: str) -> bool:
         return self._write(
             charge_point_id,
-            UpdateExpression=f"REMOVE {_REMOVE_IN_FLIGHT} ADD version :one",
+            UpdateExpression=f"REMOVE {_REMOVE_IN_FLIGHT} ADD #v :one",
             ConditionExpression="in_flight_command_id = :id",
+            ExpressionAttributeNames={"#v": "version"},
             ExpressionAttributeValues={":id": _s(command_id), ":one": _n(1)},
         )
 
     def drain(self, charge_point_id: str, expected: QueueState) -> bool:
         return self._write(
             charge_point_id,
-            UpdateExpression=f"SET #q = :empty REMOVE {_REMOVE_IN_FLIGHT} ADD version :one",
-            ConditionExpression="version = :v",
-            ExpressionAttributeNames={"#q": "queue"},
+            UpdateExpression=f"SET #q = :empty REMOVE {_REMOVE_IN_FLIGHT} ADD #v :one",
+            ConditionExpression="#v = :v",
+            ExpressionAttributeNames={"#q": "queue", "#v": "version"},
             ExpressionAttributeValues={
                 ":empty": {"L": []},
                 ":v": _n(expected.version),
@@ -351,7 +353,8 @@ class DynamoReportedStateStore:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
         else:
             condition = {
-                "ConditionExpression": "version = :v",
+                "ConditionExpression": "#v = :v",
+                "ExpressionAttributeNames": {"#v": "version"},
                 "ExpressionAttributeValues": {":v": _n(state.version)},
             }
         try:
