@@ -11,6 +11,7 @@ from chalice.app import Chalice, Request, Response
 from voltway.adapters.commands_http import command_errors, json_object, wait_seconds
 from voltway.adapters.http import BadRequest, int_param, mapped, principal
 from voltway.adapters.roots import cached_api, cached_commands
+from voltway.adapters.roots_transactions import cached_transactions_api
 from voltway.chargers.errors import ChargerNotFound
 from voltway.chargers.http_models import (
     CHARGE_POINT_ID_PATTERN,
@@ -20,11 +21,15 @@ from voltway.chargers.http_models import (
 )
 from voltway.chargers.model import Registration
 from voltway.identity import Forbidden, Principal, Role
+from voltway.idtags.http_models import ID_TAG_PATTERN, PutIdTagRequest, id_tag_view
+from voltway.idtags.model import IdTag, IdTagStatus
 from voltway.ocpp.commands.model import Command
 from voltway.ocpp.commands.views import command_view, reported_view
+from voltway.transactions.http_models import listing_view, reports_view, transaction_view
 
 app = Chalice(app_name="voltway-api")
 _ID = re.compile(CHARGE_POINT_ID_PATTERN)
+_ID_TAG = re.compile(ID_TAG_PATTERN)
 
 
 def _request() -> Request:
@@ -76,6 +81,7 @@ def get_charger(chargePointId: str) -> dict[str, Any]:
     view = charger_view(cached_api().chargers.get(caller.tenant_id, chargePointId))
     # As the charger reported it through accepted commands (configuration as last read, profiles...).
     view["reported"] = reported_view(cached_commands().reported(chargePointId))
+    view.update(reports_view(cached_transactions_api().reports.get(chargePointId)))
     return view
 
 
@@ -144,6 +150,53 @@ def charger_commands(chargePointId: str) -> dict[str, Any]:
     limit = int_param(params, "limit", 25, 1, 100)
     page = cached_commands().list_for_charger(caller.tenant_id, chargePointId, limit, _cursor(params))
     return {"items": [command_view(c) for c in page.items], "next_cursor": page.cursor}
+
+
+@app.route("/v1/chargers/{chargePointId}/transactions", methods=["GET"])
+@mapped
+def charger_transactions(chargePointId: str) -> dict[str, Any]:
+    caller = _operator()
+    cached_api().chargers.get(caller.tenant_id, chargePointId)  # 404 unless the caller's tenant owns it
+    params = _request().query_params
+    limit = int_param(params, "limit", 10, 1, 50)
+    items, cursor = cached_transactions_api().transactions.list_for_charger(
+        chargePointId, limit, _cursor(params)
+    )
+    return {"items": [listing_view(i) for i in items], "next_cursor": cursor}
+
+
+@app.route("/v1/transactions/{transactionId}", methods=["GET"])
+@mapped
+def get_transaction(transactionId: str) -> dict[str, Any]:
+    caller = _operator()
+    if not transactionId.lstrip("-").isdigit() or len(transactionId) > 12:
+        raise BadRequest("invalid transaction id", {"field": "transactionId"})
+    detail = cached_transactions_api().transactions.get(caller.tenant_id, int(transactionId))
+    return transaction_view(detail)
+
+
+def _id_tag(value: str) -> str:
+    if not _ID_TAG.match(value):
+        raise BadRequest("invalid id tag (OCPP IdToken: 1 to 20 printable characters)", {"field": "idTag"})
+    return value
+
+
+@app.route("/v1/id-tags/{idTag}", methods=["PUT"])
+@mapped
+def put_id_tag(idTag: str) -> dict[str, Any]:
+    caller = _operator()
+    body = PutIdTagRequest.model_validate_json(_request().raw_body or b"{}")
+    tag = IdTag(
+        caller.tenant_id, _id_tag(idTag), IdTagStatus(body.status), body.expiry_date, body.parent_id_tag
+    )
+    return id_tag_view(cached_transactions_api().id_tags.put(tag))
+
+
+@app.route("/v1/id-tags/{idTag}", methods=["GET"])
+@mapped
+def get_id_tag(idTag: str) -> dict[str, Any]:
+    caller = _operator()
+    return id_tag_view(cached_transactions_api().id_tags.get(caller.tenant_id, _id_tag(idTag)))
 
 
 __all__ = ["ChargerNotFound", "app"]

@@ -294,3 +294,113 @@ def test_after_close_the_connection_is_gone_and_the_charger_offline(stack: Stack
     with pytest.raises(ClientError) as gone:
         management.post_to_connection(ConnectionId=connection_id, Data=b'[2,"x","Reset",{"type":"Soft"}]')
     assert gone.value.response["Error"]["Code"] == "GoneException"
+
+
+# ---------------------------------------------------------------------------------------------- transactions
+
+
+def test_full_session_authorize_start_meter_values_stop(stack: Stack) -> None:
+    cp = "E2E-CP-TX"
+    stack.register(cp)
+    tag = stack.api("PUT", "/v1/id-tags/E2E-TAG-1", {"status": "Accepted", "parent_id_tag": "E2E-FLEET"})
+    assert tag.status_code == 200, tag.text
+    assert stack.api("GET", "/v1/id-tags/E2E-TAG-1").json()["parent_id_tag"] == "E2E-FLEET"
+
+    start = call.StartTransaction(
+        connector_id=1, id_tag="E2E-TAG-1", meter_start=10_000, timestamp="2026-03-01T10:00:00+01:00"
+    )
+
+    async def body(client: Client, ws: ClientConnection) -> tuple[Any, Any, Any, Any, Any]:
+        await client.call(boot_payload())
+        authorized = await client.call(call.Authorize(id_tag="E2E-TAG-1"))
+        unknown = await client.call(call.Authorize(id_tag="E2E-NOBODY"))
+        started = await client.call(start)
+        retried = await client.call(start)  # a retry with a new unique id: the same transaction
+        await client.call(
+            call.MeterValues(
+                connector_id=1,
+                transaction_id=started.transaction_id,
+                meter_value=[
+                    {
+                        "timestamp": "2026-03-01T09:15:00Z",
+                        "sampledValue": [
+                            {"value": "12.5", "measurand": "Energy.Active.Import.Register", "unit": "kWh"},
+                            {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
+                            {"value": "16.1", "measurand": "Current.Import", "unit": "A", "phase": "L1"},
+                        ],
+                    }
+                ],
+            )
+        )
+        stopped = await client.call(
+            call.StopTransaction(
+                meter_stop=15_000,
+                timestamp="2026-03-01T09:30:00Z",
+                transaction_id=started.transaction_id,
+                id_tag="E2E-TAG-1",
+                reason="Local",
+            )
+        )
+        return authorized, unknown, started, retried, stopped
+
+    authorized, unknown, started, retried, stopped = run_charger(stack, cp, body)
+    assert authorized.id_tag_info == {"status": "Accepted", "parent_id_tag": "E2E-FLEET"}  # ocpp snake-cases
+    assert unknown.id_tag_info == {"status": "Invalid"}
+    assert started.transaction_id > 0 and started.id_tag_info["status"] == "Accepted"
+    assert retried.transaction_id == started.transaction_id
+    assert stopped.id_tag_info["status"] == "Accepted"
+
+    detail = stack.api("GET", f"/v1/transactions/{started.transaction_id}")
+    assert detail.status_code == 200, detail.text
+    tx = detail.json()
+    assert tx["status"] == "stopped" and tx["charge_point_id"] == cp
+    assert tx["started_at"] == "2026-03-01T09:00:00Z" and tx["stopped_at"] == "2026-03-01T09:30:00Z"
+    assert (tx["meter_start"], tx["meter_stop"], tx["energy_wh"]) == (10_000, 15_000, 5_000)
+    assert tx["last_power_w"] == 11000 and tx["anomalies"] == []
+    assert {(s["measurand"], s["value"], s["unit"], s["phase"]) for s in tx["samples"]} == {
+        ("Energy.Active.Import.Register", "12.5", "kWh", None),
+        ("Power.Active.Import", "11000", "W", None),
+        ("Current.Import", "16.1", "A", "L1"),
+    }
+    listing = stack.api("GET", f"/v1/chargers/{cp}/transactions").json()["items"]
+    assert [t["transaction_id"] for t in listing] == [started.transaction_id]
+    assert len(listing[0]["samples"]) == 3
+
+
+def test_transactions_are_tenant_scoped_and_reports_show_on_the_charger(stack: Stack) -> None:
+    cp = "E2E-CP-REPORTS"
+    stack.register(cp)
+
+    async def body(client: Client, ws: ClientConnection) -> Any:
+        await client.call(boot_payload())
+        await client.call(call.FirmwareStatusNotification(status="Installed"))
+        await client.call(call.DiagnosticsStatusNotification(status="Uploaded"))
+        transfer = await client.call(call.DataTransfer(vendor_id="com.example.unknown", data="hello"))
+        started = await client.call(
+            call.StartTransaction(
+                connector_id=1, id_tag="E2E-STRANGER", meter_start=0, timestamp="2026-03-01T08:00:00Z"
+            )
+        )
+        return transfer, started
+
+    transfer, started = run_charger(stack, cp, body)
+    assert transfer.status == "UnknownVendorId" and transfer.data is None
+    assert started.id_tag_info["status"] == "Invalid" and started.transaction_id > 0
+    seen = stack.charger(cp)
+    assert seen["firmware_status"]["status"] == "Installed"
+    assert seen["diagnostics_status"]["status"] == "Uploaded"
+
+    other_tenant = stack.runtime.issuer.mint(
+        issuer=stack.runtime.jwt_issuer,
+        audience=stack.runtime.jwt_audience,
+        subject="e2e-other",
+        tenant="e2e-other-tenant",
+        roles=["operator"],
+    )
+    response = requests.get(
+        f"{stack.runtime.http_url}/v1/transactions/{started.transaction_id}",
+        headers={"Authorization": f"Bearer {other_tenant}"},
+        timeout=20,
+    )
+    assert response.status_code == 404
+    assert stack.api("GET", "/v1/transactions/not-a-number").status_code == 400

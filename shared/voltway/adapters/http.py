@@ -17,7 +17,9 @@ from voltway.chargers.errors import (
     InvalidRegistration,
 )
 from voltway.identity import Forbidden, Principal, Unauthenticated
+from voltway.idtags.errors import IdTagNotFound
 from voltway.observability import logger
+from voltway.transactions.errors import TransactionNotFound
 
 P = ParamSpec("P")
 
@@ -33,6 +35,8 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (Unauthenticated, 401, "unauthenticated"),
     (Forbidden, 403, "forbidden"),
     (ChargerNotFound, 404, "not_found"),
+    (TransactionNotFound, 404, "not_found"),
+    (IdTagNotFound, 404, "not_found"),
     (ChargerConflict, 409, "conflict"),
     (InvalidRegistration, 400, "invalid_request"),
     (InvalidCursor, 400, "invalid_cursor"),
