@@ -78,6 +78,9 @@ class CostCategory(StrEnum):
     RESERVATION = "reservation"
 
 
+_CATEGORIES = tuple(CostCategory)
+
+
 # ---------------------------------------------------------------------------------------------- compile
 
 
@@ -309,7 +312,8 @@ class _Slice:
 def _to_us(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return (value - _EPOCH) // _US
+    # timestamp() of a whole second is an exact float; the microseconds are added as an int.
+    return int(value.replace(microsecond=0).timestamp()) * 1_000_000 + value.microsecond
 
 
 def _resolve_zone(timezone: str | tzinfo) -> tzinfo:
@@ -321,11 +325,63 @@ def _resolve_zone(timezone: str | tzinfo) -> tzinfo:
         raise UnknownTimeZoneError(f"unknown time zone {timezone!r}") from e
 
 
-def _first(*values: Decimal | None) -> Decimal | None:
-    for v in values:
-        if v is not None:
-            return v
-    return None
+def _first(a: Decimal | None, b: Decimal | None, c: Decimal | None) -> Decimal | None:
+    if a is not None:
+        return a
+    return b if b is not None else c
+
+
+@dataclass(slots=True)
+class _Readings:
+    energy: Decimal = _ZERO
+    time_h: Decimal = _ZERO
+    parking_h: Decimal = _ZERO
+    reservation_h: Decimal = _ZERO
+    has_energy: bool = False
+    has_time: bool = False
+    min_current: Decimal | None = None
+    max_current: Decimal | None = None
+    current: Decimal | None = None
+    min_power: Decimal | None = None
+    max_power: Decimal | None = None
+    power: Decimal | None = None
+
+
+_D = CdrDimensionType
+
+
+def _read(period: ChargingPeriod, index: int) -> _Readings:
+    """Sum the volumes of one period; several readings of a minimum/maximum keep the extreme one."""
+    r = _Readings()
+    for dim in period.dimensions:
+        t, v = dim.type, dim.volume
+        if t is _D.ENERGY:
+            r.energy += v
+            r.has_energy = True
+        elif t is _D.TIME:
+            r.time_h += v
+            r.has_time = True
+        elif t is _D.PARKING_TIME:
+            r.parking_h += v
+            r.has_time = True
+        elif t is _D.RESERVATION_TIME:
+            r.reservation_h += v
+            r.has_time = True
+        elif t is _D.MIN_CURRENT:
+            r.min_current = v if r.min_current is None else min(r.min_current, v)
+        elif t is _D.MAX_CURRENT:
+            r.max_current = v if r.max_current is None else max(r.max_current, v)
+        elif t is _D.MIN_POWER:
+            r.min_power = v if r.min_power is None else min(r.min_power, v)
+        elif t is _D.MAX_POWER:
+            r.max_power = v if r.max_power is None else max(r.max_power, v)
+        elif t is _D.CURRENT:
+            r.current = v
+        elif t is _D.POWER:
+            r.power = v
+    if min(r.energy, r.time_h, r.parking_h, r.reservation_h) < 0:
+        raise SessionInputError(f"negative volumes in charging period {index} cannot be priced")
+    return r
 
 
 def _build_slices(periods: Sequence[ChargingPeriod], end_us: int | None) -> list[_Slice]:
@@ -335,67 +391,33 @@ def _build_slices(periods: Sequence[ChargingPeriod], end_us: int | None) -> list
             raise SessionInputError("charging periods must be in chronological order")
     slices: list[_Slice] = []
     for i, period in enumerate(periods):
-        sums: dict[CdrDimensionType, Decimal] = {}
-        lows: dict[CdrDimensionType, Decimal] = {}
-        highs: dict[CdrDimensionType, Decimal] = {}
-        for dim in period.dimensions:
-            t, v = dim.type, dim.volume
-            sums[t] = sums.get(t, _ZERO) + v
-            lows[t] = min(lows.get(t, v), v)
-            highs[t] = max(highs.get(t, v), v)
-        for t in (
-            CdrDimensionType.ENERGY,
-            CdrDimensionType.TIME,
-            CdrDimensionType.PARKING_TIME,
-            CdrDimensionType.RESERVATION_TIME,
-        ):
-            if sums.get(t, _ZERO) < 0:
-                raise SessionInputError(f"negative {t} volume in charging period {i} cannot be priced")
+        r = _read(period, i)
         s = starts[i]
         if i + 1 < len(periods):
             e = starts[i + 1]
         elif end_us is not None:
             e = end_us
         else:
-            explicit = sum(
-                (
-                    sums.get(t, _ZERO)
-                    for t in (
-                        CdrDimensionType.TIME,
-                        CdrDimensionType.PARKING_TIME,
-                        CdrDimensionType.RESERVATION_TIME,
-                    )
-                ),
-                _ZERO,
-            )
-            e = s + int(explicit * _S_PER_H * _US_PER_S)
+            e = s + int((r.time_h + r.parking_h + r.reservation_h) * _S_PER_H * _US_PER_S)
         if e < s:
             raise SessionInputError("the session ends before its last charging period starts")
         wall = e - s
-        energy = sums.get(CdrDimensionType.ENERGY, _ZERO)
-        has_time = any(
-            t in sums
-            for t in (CdrDimensionType.TIME, CdrDimensionType.PARKING_TIME, CdrDimensionType.RESERVATION_TIME)
-        )
-        res = sums.get(CdrDimensionType.RESERVATION_TIME, _ZERO) * _S_PER_H
-        chg = sums.get(CdrDimensionType.TIME, _ZERO) * _S_PER_H
-        park = sums.get(CdrDimensionType.PARKING_TIME, _ZERO) * _S_PER_H
-        if not has_time:
+        energy = r.energy
+        res = r.reservation_h * _S_PER_H
+        chg = r.time_h * _S_PER_H
+        park = r.parking_h * _S_PER_H
+        if not r.has_time:
             # No time dimension: the period's wall-clock length is charging time, or parking time when the
             # period explicitly transferred no energy (docs/tariffs.md).
             seconds = Decimal(wall) / _US_PER_S
-            if CdrDimensionType.ENERGY in sums and energy == 0:
+            if r.has_energy and energy == 0:
                 park = seconds
             else:
                 chg = seconds
-        power_low = _first(lows.get(CdrDimensionType.MIN_POWER), sums.get(CdrDimensionType.POWER))
-        power_low = _first(power_low, highs.get(CdrDimensionType.MAX_POWER))
-        power_high = _first(highs.get(CdrDimensionType.MAX_POWER), sums.get(CdrDimensionType.POWER))
-        power_high = _first(power_high, lows.get(CdrDimensionType.MIN_POWER))
-        cur_low = _first(lows.get(CdrDimensionType.MIN_CURRENT), sums.get(CdrDimensionType.CURRENT))
-        cur_low = _first(cur_low, highs.get(CdrDimensionType.MAX_CURRENT))
-        cur_high = _first(highs.get(CdrDimensionType.MAX_CURRENT), sums.get(CdrDimensionType.CURRENT))
-        cur_high = _first(cur_high, lows.get(CdrDimensionType.MIN_CURRENT))
+        cur_low = _first(r.min_current, r.current, r.max_current)
+        cur_high = _first(r.max_current, r.current, r.min_current)
+        power_low = _first(r.min_power, r.power, r.max_power)
+        power_high = _first(r.max_power, r.power, r.min_power)
 
         readings = (cur_low, cur_high, power_low, power_high)
 
@@ -718,8 +740,8 @@ def _totals(
     policy: PricingPolicy,
     expired: bool,
 ) -> SessionPrice:
-    excl: dict[CostCategory, Decimal] = dict.fromkeys(CostCategory, _ZERO)
-    incl: dict[CostCategory, Decimal | None] = dict.fromkeys(CostCategory, _ZERO)
+    excl: dict[CostCategory, Decimal] = dict.fromkeys(_CATEGORIES, _ZERO)
+    incl: dict[CostCategory, Decimal | None] = dict.fromkeys(_CATEGORIES, _ZERO)
     lines: list[PricedLine] = []
     for (cat, comp), q in quantities.items():
         units = q / _S_PER_H if comp.dimension in (_TIME, _PARKING) else q
@@ -754,7 +776,7 @@ def _totals(
         inc = incl[cat]
         return Price(excl_vat=policy.money(excl[cat]), incl_vat=None if inc is None else policy.money(inc))
 
-    categories = {cat: rounded(cat) for cat in CostCategory}
+    categories = {cat: rounded(cat) for cat in _CATEGORIES}
     if policy.scope is RoundingScope.COMPONENT:
         total_excl = sum((p.excl_vat for p in categories.values()), _ZERO)
         incls = [p.incl_vat for p in categories.values()]

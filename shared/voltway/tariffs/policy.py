@@ -19,6 +19,9 @@ RoundingMode = Literal[
 ]
 
 
+_QUANTA = [Decimal(1).scaleb(-n) for n in range(13)]
+
+
 class RoundingScope(StrEnum):
     TOTAL = "total"
     """Every reported figure is rounded on its own from the exact amounts (the spec's worked examples:
@@ -51,10 +54,10 @@ class PricingPolicy(BaseModel):
     """Decimals of the reported quantities (total_energy in kWh, total_time / total_parking_time in h)."""
 
     def money(self, amount: Decimal) -> Decimal:
-        return amount.quantize(Decimal(1).scaleb(-self.decimals), rounding=self.rounding)
+        return amount.quantize(_QUANTA[self.decimals], rounding=self.rounding)
 
     def quantity(self, amount: Decimal) -> Decimal:
-        return amount.quantize(Decimal(1).scaleb(-self.quantity_decimals), rounding=ROUND_HALF_UP)
+        return amount.quantize(_QUANTA[self.quantity_decimals], rounding=ROUND_HALF_UP)
 
 
 DEFAULT_POLICY = PricingPolicy()
