@@ -1,0 +1,171 @@
+"""The local gateway end to end: ``voltway local`` on the real template + ``voltway simulate``.
+
+Starts ``voltway local`` in a subprocess (free ports, a private state dir, the embedded moto server, the
+real OCPP functions), warms it with one charger, then runs ``voltway simulate --register --chargers N
+--sessions 1 --json`` and prints frames/s, latency percentiles and lost/unanswered counts. The runtime's
+log goes to ``<state dir>/runtime.log``. DynamoDB-heavy frames are paced by moto (~50-160 frames/s,
+see ../shared/docs/field-notes.md), not by the gateway.
+
+    .venv/bin/python bench/bench_gateway.py [--chargers 100|1000] [--meter-samples 10]
+        [--sample-interval 0.2] [--max-concurrency 4] [--py-spy FILE.svg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+VOLTWAY = [str(BIN / "voltway")] if (BIN / "voltway").exists() else [sys.executable, "-m", "voltway.cli"]
+
+
+def start_runtime(state_dir: Path, max_concurrency: int, log: Any) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    command = [
+        *VOLTWAY,
+        "local",
+        "--state-dir",
+        str(state_dir),
+        "--no-seed",
+        "--max-concurrency",
+        str(max_concurrency),
+        *("--http-port", "0", "--ws-port", "0", "--management-port", "0", "--emulator-port", "0"),
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    deadline = time.monotonic() + 120
+    while not (state_dir / "local.json").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"voltway local did not start; see {log.name}")
+        time.sleep(0.2)
+    return process
+
+
+def simulate(state_dir: Path, args: argparse.Namespace, chargers: int, prefix: str) -> dict[str, Any]:
+    env = {**os.environ, "VOLTWAY_STATE_DIR": str(state_dir)}
+    env.pop("AWS_ENDPOINT_URL", None)
+    command = [
+        *VOLTWAY,
+        "simulate",
+        "--register",
+        "--chargers",
+        str(chargers),
+        "--prefix",
+        prefix,
+        "--sessions",
+        "1",
+        "--meter-samples",
+        str(args.meter_samples),
+        "--sample-interval",
+        str(args.sample_interval),
+        "--timeout",
+        str(args.timeout),
+        "--json",
+        "--no-progress",
+    ]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if not done.stdout.strip():
+        raise RuntimeError(f"simulate printed nothing (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    summary: dict[str, Any] = json.loads(done.stdout)
+    return summary
+
+
+def report(summary: dict[str, Any], title: str) -> None:
+    frames, calls, latency = summary["frames"], summary["calls"], summary["latency"]["overall"]
+    chargers = summary["chargers"]
+    print(title)
+    print(
+        f"  chargers   {chargers['connected']} connected, {chargers['failed']} failed"
+        f" of {chargers['planned']}  {chargers['problems'] or ''}"
+    )
+    print(
+        f"  frames     {frames['sent']} sent, {frames['received']} received, {frames['per_second']} frames/s"
+        f" over {summary['wall_time_s']} s"
+    )
+    print(
+        f"  calls      {calls['sent']} sent, {calls['unanswered']} unanswered,"
+        f" {calls['call_errors']} CALLERROR"
+    )
+    print(
+        f"  latency    p50 {latency.get('p50_ms', 0):.1f} ms  p95 {latency.get('p95_ms', 0):.1f} ms"
+        f"  p99 {latency.get('p99_ms', 0):.1f} ms  max {latency.get('max_ms', 0):.1f} ms"
+    )
+    print(f"  {'action':<24}{'n':>6}{'p50':>8}{'p95':>8}{'p99':>8}  CALLERROR")
+    for action, figures in summary["latency"]["by_action"].items():
+        errors = summary["responses"].get(action, {}).get("CALLERROR") or ""
+        print(
+            f"  {action:<24}{figures.get('count', 0):>6}{figures.get('p50_ms', 0):>8.1f}"
+            f"{figures.get('p95_ms', 0):>8.1f}{figures.get('p99_ms', 0):>8.1f}  {errors}"
+        )
+    skipped = summary["sessions"]["skipped"]
+    completed = summary["sessions"]["completed"]
+    print(f"  sessions   {completed} completed" + (f", skipped {skipped}" if skipped else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--chargers", type=int, default=100)
+    parser.add_argument("--meter-samples", type=int, default=10)
+    parser.add_argument("--sample-interval", type=float, default=0.2)
+    parser.add_argument("--max-concurrency", type=int, default=4, help="environments per function")
+    parser.add_argument("--timeout", type=float, default=170, help="simulator --timeout")
+    parser.add_argument(
+        "--py-spy", type=Path, default=None, help="record the runtime with py-spy to this file"
+    )
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="voltway-bench-") as tmp:
+        state_dir = Path(tmp)
+        with open(state_dir / "runtime.log", "w") as log:
+            runtime = start_runtime(state_dir, args.max_concurrency, log)
+            spy: subprocess.Popen[bytes] | None = None
+            try:
+                warm = simulate(
+                    state_dir, argparse.Namespace(**{**vars(args), "meter_samples": 1}), 1, "WARM"
+                )
+                if warm["chargers"]["connected"] != 1:
+                    raise RuntimeError(f"warm-up charger failed: {warm['chargers']}")
+                if args.py_spy is not None:
+                    spy = subprocess.Popen(
+                        [
+                            str(BIN / "py-spy"),
+                            "record",
+                            "-p",
+                            str(runtime.pid),
+                            "-o",
+                            str(args.py_spy),
+                            "--nonblocking",
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                summary = simulate(state_dir, args, args.chargers, "SIM")
+            finally:
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=30)
+                runtime.send_signal(signal.SIGTERM)
+                try:
+                    runtime.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    runtime.kill()
+    report(
+        summary,
+        f"local gateway: {args.chargers} chargers x 1 session x {args.meter_samples} MeterValues"
+        f" every {args.sample_interval} s, max {args.max_concurrency} environments per function",
+    )
+    return 0 if summary["calls"]["unanswered"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
