@@ -12,6 +12,12 @@ from voltway.adapters.commands_http import command_errors, json_object, wait_sec
 from voltway.adapters.http import BadRequest, int_param, mapped, principal
 from voltway.adapters.roots import cached_api, cached_commands
 from voltway.adapters.roots_transactions import cached_transactions_api
+from voltway.api.routes.registration import (
+    docs_blueprint,
+    register_conventions,
+    sites_blueprint,
+    stations_blueprint,
+)
 from voltway.chargers.errors import ChargerNotFound
 from voltway.chargers.http_models import (
     CHARGE_POINT_ID_PATTERN,
@@ -28,6 +34,10 @@ from voltway.ocpp.commands.views import command_view, reported_view
 from voltway.transactions.http_models import listing_view, reports_view, transaction_view
 
 app = Chalice(app_name="voltway-api")
+register_conventions(app)  # signed cursors + one error shape on every route
+app.register_blueprint(sites_blueprint())
+app.register_blueprint(stations_blueprint())
+app.register_blueprint(docs_blueprint())
 _ID = re.compile(CHARGE_POINT_ID_PATTERN)
 _ID_TAG = re.compile(ID_TAG_PATTERN)
 

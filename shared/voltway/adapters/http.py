@@ -19,6 +19,7 @@ from voltway.chargers.errors import (
 from voltway.identity import Forbidden, Principal, Unauthenticated
 from voltway.idtags.errors import IdTagNotFound
 from voltway.observability import logger
+from voltway.sites.errors import InvalidSiteCursor, SiteConflict, SiteNotFound
 from voltway.transactions.errors import TransactionNotFound
 
 P = ParamSpec("P")
@@ -37,7 +38,10 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (ChargerNotFound, 404, "not_found"),
     (TransactionNotFound, 404, "not_found"),
     (IdTagNotFound, 404, "not_found"),
+    (SiteNotFound, 404, "not_found"),
     (ChargerConflict, 409, "conflict"),
+    (SiteConflict, 409, "conflict"),
+    (InvalidSiteCursor, 400, "invalid_cursor"),
     (InvalidRegistration, 400, "invalid_request"),
     (InvalidCursor, 400, "invalid_cursor"),
     (BadRequest, 400, "invalid_request"),
