@@ -230,7 +230,7 @@ def test_tariff_4_complex_saturday_with_erratum(tz: ZoneInfo) -> None:
 
 # ------------------------------------------------------------------------------------- step_size rules
 
-T14_CASES = [
+T14_CASES: list[tuple[list[tuple[str, float, dict[str, Any]]], tuple[int, int], str]] = [
     # 16:55 charge 10 min, park 2 min: charging 5 min @1.20 + 5 min @2.40, parking 2 -> 15 min @1.00
     ([("charge", 10, {}), ("park", 2, {})], (16, 55), "0.55"),
     # 16:35 charge 35 min: total 35 -> 45 min, 25 min @1.20 + 20 min @2.40
