@@ -622,26 +622,24 @@ def _price(
     for sl in slices:
         phase_start = reservation_start if sl.phase is Phase.RESERVATION else session_start
         span = sl.t1 - sl.t0
-        cuts: list[tuple[Decimal, Decimal | None]] = []  # (fraction, exact cumulative kWh at the cut)
+        cuts: dict[Decimal, Decimal | None] = {}  # fraction of the slice -> exact session kWh at the cut
         if span > 0:
             for u in clock_cuts:
                 if sl.t0 < u < sl.t1:
-                    cuts.append((Decimal(u - sl.t0) / span, None))
+                    cuts.setdefault(Decimal(u - sl.t0) / span, None)
             for d in ct.duration_points_us:
                 u = phase_start + d
                 if sl.t0 < u < sl.t1:
-                    cuts.append((Decimal(u - sl.t0) / span, None))
+                    cuts.setdefault(Decimal(u - sl.t0) / span, None)
             if sl.energy > 0:
                 for k in ct.kwh_points:
                     if sl.e0 < k < sl.e0 + sl.energy:
-                        cuts.append(((k - sl.e0) / sl.energy, k))
-            cuts.sort(key=lambda c: c[0])
-        bounds = [(_ZERO, sl.e0), *cuts, (_ONE, sl.e0 + sl.energy)]
+                        cuts[(k - sl.e0) / sl.energy] = k
+        inner = sorted((f, k) for f, k in cuts.items() if _ZERO < f < _ONE)
+        bounds = [(_ZERO, sl.e0), *inner, (_ONE, sl.e0 + sl.energy)]
         seconds_left, energy_left = sl.seconds, sl.energy
         for j in range(len(bounds) - 1):
             f0, f1 = bounds[j][0], bounds[j + 1][0]
-            if f1 <= f0 and len(bounds) > 2:
-                continue
             last = j == len(bounds) - 2
             seconds = seconds_left if last else sl.seconds * (f1 - f0)
             energy = energy_left if last else sl.energy * (f1 - f0)
