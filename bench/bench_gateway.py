@@ -45,7 +45,8 @@ def start_runtime(state_dir: Path, max_concurrency: int, log: Any) -> subprocess
     while not (state_dir / "local.json").exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"voltway local did not start; see {log.name}")
+            log.flush()
+            raise RuntimeError(f"voltway local did not start:\n{Path(log.name).read_text()[-3000:]}")
         time.sleep(0.2)
     return process
 

@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 from voltway.local.emulator import Emulator
-from voltway.local.resources import AwsClients, provision, provision_template
-from voltway.local.template import LocalEndpoints, load_template
+from voltway.local.resources import AwsClients, provision, provision_template, queues_in_creation_order
+from voltway.local.template import LocalEndpoints, ResourceSpec, load_template
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,8 +43,14 @@ def test_provision_creates_the_templates_resources() -> None:
     assert attrs["VisibilityTimeout"] == "180"
     assert result.queue_url_for_arn(result.queue_arns["NotificationsQueue"]) == url
 
-    assert result.buckets == {"ExportsBucket": "voltway-local-exportsbucket"}
-    clients.s3.head_bucket(Bucket="voltway-local-exportsbucket")
+    template = load_template(REPO / "template.yaml")
+    buckets = {spec.logical_id for spec in template.resources_of_type("AWS::S3::Bucket")}
+    assert set(result.buckets) == buckets and "ExportsBucket" in buckets
+    assert result.buckets["ExportsBucket"] == "voltway-local-exportsbucket"
+    for name in result.buckets.values():
+        clients.s3.head_bucket(Bucket=name)
+    queues = {spec.logical_id for spec in template.resources_of_type("AWS::SQS::Queue")}
+    assert set(result.queues) == queues
     assert result.topics["AlertsTopic"] == "arn:aws:sns:eu-west-1:123456789012:voltway-local-AlertsTopic"
 
 
@@ -74,3 +80,22 @@ def test_provision_against_the_moto_server(monkeypatch: pytest.MonkeyPatch) -> N
         # The queue URL the functions get from the template is the one the emulator serves.
         env_url = template.resolve({"Ref": "NotificationsQueue"})
         assert env_url == result.queues["NotificationsQueue"]
+
+
+def _queue(logical_id: str, dlq: str | None = None) -> ResourceSpec:
+    properties: dict[str, object] = {}
+    if dlq is not None:
+        arn = f"arn:aws:sqs:eu-west-1:123456789012:voltway-local-{dlq}"
+        properties["RedrivePolicy"] = {"deadLetterTargetArn": arn, "maxReceiveCount": 3}
+    url = f"http://127.0.0.1:5000/123456789012/voltway-local-{logical_id}"
+    return ResourceSpec(logical_id, "AWS::SQS::Queue", properties, url)
+
+
+def test_dead_letter_queues_are_created_before_the_queues_naming_them_even_chained() -> None:
+    # Work -> Dead -> Parking: a DLQ with its own RedrivePolicy, declared before its target.
+    queues = [_queue("Work", "Dead"), _queue("Dead", "Parking"), _queue("Parking"), _queue("Other")]
+    order = [q.logical_id for q in queues_in_creation_order(queues)]
+    assert order.index("Parking") < order.index("Dead") < order.index("Work")
+    assert sorted(order) == ["Dead", "Other", "Parking", "Work"]
+    with pytest.raises(ValueError, match="cycle"):
+        queues_in_creation_order([_queue("A", "B"), _queue("B", "A")])

@@ -109,11 +109,7 @@ def provision(template: Template, clients: AwsClients) -> Provisioned:
     result = Provisioned(template=template)
     for spec in template.resources_of_type("AWS::DynamoDB::Table"):
         result.tables[spec.logical_id] = _create_table(clients.dynamodb, spec)
-    # Dead-letter queues first: a RedrivePolicy must name an existing queue.
-    queues = sorted(
-        template.resources_of_type("AWS::SQS::Queue"), key=lambda q: "RedrivePolicy" in q.properties
-    )
-    for spec in queues:
+    for spec in queues_in_creation_order(template.resources_of_type("AWS::SQS::Queue")):
         url, arn = _create_queue(clients.sqs, spec)
         result.queues[spec.logical_id], result.queue_arns[spec.logical_id] = url, arn
     for spec in template.resources_of_type("AWS::S3::Bucket"):
@@ -233,6 +229,31 @@ def queue_attributes(properties: Mapping[str, Any]) -> dict[str, str]:
     if _truthy(properties.get("FifoQueue", False)):
         attributes["FifoQueue"] = "true"
     return attributes
+
+
+def queues_in_creation_order(queues: list[ResourceSpec]) -> list[ResourceSpec]:
+    """Every queue after the dead-letter queue its RedrivePolicy names (DLQs may chain: a DLQ's DLQ)."""
+    by_name = {spec.physical_id.rsplit("/", 1)[-1]: spec for spec in queues}
+    ordered: list[ResourceSpec] = []
+    placed: set[str] = set()
+
+    def place(spec: ResourceSpec, path: tuple[str, ...]) -> None:
+        if spec.logical_id in placed:
+            return
+        if spec.logical_id in path:
+            raise ValueError(f"RedrivePolicy cycle: {' -> '.join((*path, spec.logical_id))}")
+        policy = spec.properties.get("RedrivePolicy")
+        target = (
+            str(policy.get("deadLetterTargetArn", "")).rsplit(":", 1)[-1] if isinstance(policy, dict) else ""
+        )
+        if target in by_name:
+            place(by_name[target], (*path, spec.logical_id))
+        placed.add(spec.logical_id)
+        ordered.append(spec)
+
+    for spec in queues:
+        place(spec, ())
+    return ordered
 
 
 def _create_queue(sqs: Any, spec: ResourceSpec) -> tuple[str, str]:
