@@ -353,3 +353,39 @@ def test_cli_uses_the_cdr_time_zone_when_given(tmp_path: Path, capsys: pytest.Ca
     (tmp_path / "c.json").write_text(json.dumps(cdr))
     assert run_cli("--tariff", str(tmp_path / "t.json"), "--cdr", str(tmp_path / "c.json")) == 0
     assert json.loads(capsys.readouterr().out)["total_cost"]["excl_vat"] == 3
+
+
+def test_coincident_cut_points_keep_every_quantity() -> None:
+    # 17:00 is both a clock boundary and the 1-hour duration threshold of a session starting at 16:00.
+    t = tariff(
+        el(pc("ENERGY", "0.10"), end_time="17:00"),
+        el(pc("ENERGY", "0.20"), max_duration=3600),
+        el(pc("ENERGY", "0.40")),
+    )
+    result = price_session(t, [period("2024-01-08T16:00:00Z", ENERGY=20, TIME=2)])
+    assert excl(result) == Decimal(5)  # 10 kWh at 0.10, 10 at 0.40
+    assert result.total_energy == Decimal(20)
+
+
+def test_reservation_and_charging_in_one_period() -> None:
+    t = Tariff.model_validate_json((SPECS / "tariff_15_reservation_5_euro_per_hour.json").read_text())
+    result = price_session(t, [period("2024-01-08T10:00:00Z", RESERVATION_TIME="0.25", TIME=1, ENERGY=20)])
+    assert excl(result) == Decimal("6.75")
+    assert result.total_time == Decimal(1)
+
+
+def test_many_periods_price_like_one() -> None:
+    t4 = Tariff.model_validate_json((SPECS / "tariff_4_complex.json").read_text())
+    one = [period("2024-01-13T13:30:00Z", TIME=Decimal(114) / 60, MIN_CURRENT=43)]
+    many = [
+        period(
+            f"2024-01-13T{13 + (30 + m) // 60}:{(30 + m) % 60:02d}:00Z", TIME=Decimal(19) / 60, MIN_CURRENT=43
+        )
+        for m in range(0, 114, 19)
+    ]
+    park = [period("2024-01-13T15:24:00Z", PARKING_TIME=Decimal(71) / 60)]
+    end = at("2024-01-13T16:35:00Z")
+    assert (
+        price_session(t4, one + park, end=end).total_cost
+        == price_session(t4, many + park, end=end).total_cost
+    )
