@@ -10,7 +10,7 @@ from chalice.app import Chalice, Request, Response
 
 from voltway.adapters.commands_http import command_errors, json_object, wait_seconds
 from voltway.adapters.http import BadRequest, int_param, mapped, principal
-from voltway.adapters.roots import cached_api, cached_commands
+from voltway.adapters.roots import cached_api, cached_commands, cached_export_service
 from voltway.adapters.roots_transactions import cached_transactions_api
 from voltway.api.routes.registration import (
     docs_blueprint,
@@ -26,6 +26,8 @@ from voltway.chargers.http_models import (
     message_view,
 )
 from voltway.chargers.model import Registration
+from voltway.exports.http import export_errors, export_view, job_view
+from voltway.exports.model import ExportRequest
 from voltway.identity import Forbidden, Principal, Role
 from voltway.idtags.http_models import ID_TAG_PATTERN, PutIdTagRequest, id_tag_view
 from voltway.idtags.model import IdTag, IdTagStatus
@@ -207,6 +209,35 @@ def put_id_tag(idTag: str) -> dict[str, Any]:
 def get_id_tag(idTag: str) -> dict[str, Any]:
     caller = _operator()
     return id_tag_view(cached_transactions_api().id_tags.get(caller.tenant_id, _id_tag(idTag)))
+
+
+# ---------------------------------------------------------------- exports (finance; see docs/exports.md)
+
+
+@app.route("/v1/exports", methods=["POST"])
+@export_errors
+def request_export() -> Response:
+    request = _request()
+    body = ExportRequest.model_validate_json(request.raw_body or b"{}")
+    key: str | None = request.headers.get("idempotency-key") if request.headers else None
+    job = cached_export_service().request(principal(request.context), body, key)
+    location = f"/v1/exports/{job.export_id}"
+    return Response({"export_id": job.export_id}, status_code=202, headers={"Location": location})
+
+
+@app.route("/v1/exports/{exportId}", methods=["GET"])
+@export_errors
+def get_export(exportId: str) -> dict[str, Any]:
+    return export_view(cached_export_service().get(principal(_request().context), exportId))
+
+
+@app.route("/v1/exports", methods=["GET"])
+@export_errors
+def list_exports() -> dict[str, Any]:
+    params = _request().query_params
+    limit = int_param(params, "limit", 25, 1, 100)
+    page = cached_export_service().list(principal(_request().context), limit, _cursor(params))
+    return {"items": [job_view(j) for j in page.items], "next_cursor": page.cursor}
 
 
 __all__ = ["ChargerNotFound", "app"]

@@ -28,6 +28,7 @@ from voltway.adapters.roots_transactions import register_charger_profiles
 from voltway.adapters.sns import SnsAlertPublisher
 from voltway.chargers.service import ChargerRegistry
 from voltway.config import AwsSettings
+from voltway.exports.aws import export_service, export_worker
 from voltway.ocpp.central_system import CentralSystem
 from voltway.ocpp.commands.service import CommandPolicy, CommandService
 from voltway.ocpp.core import CorePolicy, CoreProfile
@@ -183,4 +184,7 @@ cached_connect_registry = functools.cache(connect_registry)
 cached_central_system = functools.cache(central_system)
 cached_monitor = functools.cache(monitor)
 cached_api = functools.cache(api)
+# Exports (builders and settings in voltway.exports.aws): the API's service, and the queue workers' root.
+cached_export_service = functools.cache(export_service)
+cached_export_worker = functools.cache(export_worker)
 cached_commands = functools.cache(commands)
