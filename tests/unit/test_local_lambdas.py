@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from voltway.local.lambdas import InvocationResult, LambdaService, ServiceStopped
+from voltway.local.runtime import prewarm_order
 from voltway.local.template import load_template
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "runtime" / "template.yaml"
@@ -161,3 +162,9 @@ def test_close_abandons_in_flight_and_queued_invocations() -> None:
     assert results[0].error is not None and results[0].error["errorType"] == "Runtime.Stopped"
     with pytest.raises(ServiceStopped):
         svc.invoke("EchoFunction", slow_event)
+
+
+def test_prewarm_order_puts_the_charger_routes_first() -> None:
+    order = prewarm_order(load_template(FIXTURE))
+    assert order[:4] == ["ConnectFunction", "EchoFunction", "DisconnectFunction", "HttpFunction"]
+    assert sorted(order) == sorted(load_template(FIXTURE).functions)

@@ -179,6 +179,7 @@ class _InitTicket:
     """What became of an environment an invocation started (``error`` set if its init failed)."""
 
     error: dict[str, Any] | None = None
+    done: bool = False
 
 
 class _InitFailed(Exception):
@@ -318,7 +319,7 @@ class FunctionPool:
                 self._all.discard(worker)
             elif worker is not None:
                 self._idle.append(worker)
-            ticket.error = error
+            ticket.error, ticket.done = error, True
             if error is not None:
                 logger.warning(
                     "%s: init failed: %s: %s",
@@ -343,11 +344,15 @@ class FunctionPool:
             self._cond.notify_all()
 
     # ------------------------------------------------------------------ prewarm / close
-    def prewarm(self) -> None:
-        """Start one environment in the background (no-op if one exists or is initialising)."""
+    def prewarm(self, *, wait: bool = False) -> None:
+        """Start one environment in the background (no-op if one exists or is initialising);
+        with ``wait``, return once its init is over."""
         with self._cond:
-            if not self._closed and not self._all and not self._initialising:
-                self._start_init_locked()
+            if self._closed or self._all or self._initialising:
+                return
+            ticket = self._start_init_locked()
+            while wait and not ticket.done and not self._closed:
+                self._cond.wait()
 
     @property
     def worker_count(self) -> int:
@@ -467,10 +472,18 @@ class LambdaService:
     def pool(self, function: str) -> FunctionPool:
         return self._pools[function]
 
-    def prewarm(self, functions: list[str] | None = None) -> None:
-        """Start one environment of each function (or of ``functions``) in the background."""
-        for name in functions if functions is not None else list(self._pools):
-            self._pools[name].prewarm()
+    def prewarm(self, functions: list[str] | None = None) -> threading.Thread:
+        """Start one environment of each function (or of ``functions``, in that order) in the background,
+        one init at a time so they do not slow each other down (invocations do not wait for this)."""
+        names = functions if functions is not None else list(self._pools)
+
+        def run() -> None:
+            for name in names:
+                self._pools[name].prewarm(wait=True)
+
+        thread = threading.Thread(target=run, name="prewarm", daemon=True)
+        thread.start()
+        return thread
 
     def close(self, grace: float = STOP_GRACE) -> None:
         """Stop within about ``grace`` seconds: waiting invocations raise :class:`ServiceStopped`,

@@ -80,6 +80,18 @@ class RuntimeSettings:
         return replace(base, **overrides)
 
 
+def prewarm_order(template: Template) -> list[str]:
+    """Functions in the order worth warming: WebSocket routes (chargers), HTTP routes, then the rest."""
+    order: list[str] = []
+    if template.websocket_api is not None:
+        routes = template.websocket_api.routes
+        order += [routes[key] for key in ("$connect", "$default", "$disconnect") if key in routes]
+        order += list(routes.values())
+    order += [route.function for route in template.http_routes]
+    order += list(template.functions)
+    return [name for name in dict.fromkeys(order) if name in template.functions]
+
+
 class LocalRuntime:
     """The running local stack. Attributes are valid between ``start()`` and ``stop()``.
 
@@ -158,7 +170,7 @@ class LocalRuntime:
             fake_credentials=not emulator.is_real_aws,
         )
         if s.prewarm:
-            self.lambdas.prewarm()
+            self.lambdas.prewarm(prewarm_order(template))
         for gateway in (self._ws, self._http):
             if gateway is not None:
                 gateway.lambdas = self.lambdas
