@@ -72,25 +72,32 @@ def make_cdr(rng: random.Random) -> dict[str, Any]:
     }
 
 
-def rate(fn: Callable[[int], object], n: int, seconds: float) -> float:
-    """Calls per second of ``fn(i)`` cycling over n inputs, measured for about ``seconds``."""
+def rate(fn: Callable[[int], object], n: int, seconds: float, repeats: int = 3) -> float:
+    """Calls per CPU second of ``fn(i)`` cycling over n inputs: the best of ``repeats`` runs of about
+    ``seconds / repeats`` each (the machine is shared; the best run is the least disturbed one)."""
     fn(0)  # warm up
-    done, i = 0, 0
-    began = time.process_time()
-    while True:
-        for _ in range(100):
-            fn(i % n)
-            i += 1
-        done += 100
-        elapsed = time.process_time() - began
-        if elapsed >= seconds:
-            return done / elapsed
+    best, i = 0.0, 0
+    for _ in range(repeats):
+        done = 0
+        began = time.process_time()
+        while True:
+            for _ in range(50):
+                fn(i % n)
+                i += 1
+            done += 50
+            elapsed = time.process_time() - began
+            if elapsed >= seconds / repeats:
+                break
+        best = max(best, done / elapsed)
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sessions", type=int, default=2000)
-    parser.add_argument("--seconds", type=float, default=2.0, help="CPU seconds per measurement")
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="CPU seconds per measurement (best of 3 runs)"
+    )
     args = parser.parse_args(argv)
     rng = random.Random(2211)
     raw = [make_cdr(rng) for _ in range(args.sessions)]
