@@ -7,7 +7,9 @@ from typing import Any
 
 from voltway.stations.model import ChargerLive
 
-_PROJECTION = "charge_point_id, tenant_id, online, enabled, connectors"
+_FIELDS = ("charge_point_id", "tenant_id", "online", "enabled", "connectors")
+_PROJECTION = ", ".join(f"#f{i}" for i in range(len(_FIELDS)))  # 'online' is a reserved word
+_NAMES = {f"#f{i}": name for i, name in enumerate(_FIELDS)}
 
 
 class DynamoLiveStatus:
@@ -21,6 +23,7 @@ class DynamoLiveStatus:
             self._table: {
                 "Keys": [{"charge_point_id": {"S": cp}} for cp in charge_point_ids],
                 "ProjectionExpression": _PROJECTION,
+                "ExpressionAttributeNames": _NAMES,
             }
         }
         if not charge_point_ids:
