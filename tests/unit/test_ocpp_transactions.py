@@ -4,6 +4,7 @@ through the central system on in-memory adapters: every edge of the transaction 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,7 @@ from voltway.ocpp.transactions import TransactionProfile
 from voltway.transactions.errors import TransactionNotFound
 from voltway.transactions.memory import InMemoryMeterValueStore, InMemoryTransactionRepository
 from voltway.transactions.model import Anomaly, UnmatchedStop
-from voltway.transactions.service import TransactionDetail, TransactionService
+from voltway.transactions.service import StartRequest, TransactionDetail, TransactionService
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 CONN = "conn-1="
@@ -470,3 +471,47 @@ def test_firmware_and_diagnostics_status_are_stored_on_the_charger(world: World)
     assert (
         world.call("FirmwareStatusNotification", {"status": "Exploded"})[2] == "PropertyConstraintViolation"
     )
+
+
+class RacingRepository(InMemoryTransactionRepository):
+    """Lets a rival write land between the service's reads and its TransactWriteItems."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_create: list[Any] = []
+
+    def create(self, transaction: Any, key: str, lock_tag: bool, stale_lock: int | None) -> None:
+        while self.before_create:
+            self.before_create.pop(0)()
+        super().create(transaction, key, lock_tag, stale_lock)
+
+
+def racing_service() -> tuple[TransactionService, RacingRepository]:
+    tags = IdTagService(InMemoryIdTagRepository())
+    tags.put(IdTag(TENANT, "TAG1", IdTagStatus.ACCEPTED))
+    repo = RacingRepository()
+    return TransactionService(repo, InMemoryMeterValueStore(), tags), repo
+
+
+def start_request(**changes: Any) -> StartRequest:
+    base = StartRequest(TENANT, CP, 1, "TAG1", 0, NOW, None, NOW)
+    return replace(base, **changes)
+
+
+def test_a_racing_duplicate_start_returns_the_winners_id() -> None:
+    service, repo = racing_service()
+    rival = start_request()
+    repo.before_create.append(lambda: service.start(rival))
+    mine = service.start(start_request())
+    assert mine.retried and len(repo.transactions) == 1
+    assert mine.transaction_id == next(iter(repo.transactions))
+
+
+def test_losing_the_tag_lock_race_gives_concurrent_tx_and_still_a_transaction() -> None:
+    service, repo = racing_service()
+    repo.before_create.append(lambda: service.start(start_request(connector_id=2)))
+    mine = service.start(start_request())
+    assert mine.id_tag_info.status is IdTagStatus.CONCURRENT_TX
+    stored = repo.get(mine.transaction_id)
+    assert stored is not None and stored.id_tag_status is IdTagStatus.CONCURRENT_TX
+    assert len(repo.transactions) == 2
