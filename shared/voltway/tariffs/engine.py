@@ -50,6 +50,8 @@ _S_PER_H = Decimal(3600)
 _WH_PER_KWH = Decimal(1000)
 _US_PER_S = Decimal(1_000_000)
 _DAY_US = 86_400_000_000
+_ONE_DAY = timedelta(days=1)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # Quantities are normalised to micro-units (µWh, µs) before a step_size ceiling, so that the last digits
 # of Decimal division noise (from cutting a period at a restriction boundary) never cost a whole step.
 _MICRO_UNIT = Decimal("0.000001")
@@ -466,15 +468,25 @@ def _clock_cuts(ct: CompiledTariff, tz: tzinfo, lo: int, hi: int) -> list[int]:
     first_day = (_EPOCH + timedelta(microseconds=lo)).astimezone(tz).date() - timedelta(days=1)
     last_day = (_EPOCH + timedelta(microseconds=hi)).astimezone(tz).date() + timedelta(days=1)
     day = first_day
+    next_offset = datetime.combine(day, time(), tzinfo=tz).utcoffset()
     while day <= last_day:
         midnight = datetime.combine(day, time())
-        for point in ct.clock_points_us:
-            naive = midnight + timedelta(microseconds=point)
-            for fold in (0, 1):
-                u = (naive.replace(tzinfo=tz, fold=fold) - _EPOCH) // _US
+        offset, next_offset = next_offset, datetime.combine(day + _ONE_DAY, time(), tzinfo=tz).utcoffset()
+        if offset == next_offset and offset is not None:
+            # No offset change this day: local clock times map to UTC by integer arithmetic.
+            base = (day.toordinal() - _EPOCH_ORDINAL) * _DAY_US - offset // _US
+            for point in ct.clock_points_us:
+                u = base + point
                 if lo < u < hi:
                     cuts.add(u)
-        day += timedelta(days=1)
+        else:
+            for point in ct.clock_points_us:
+                naive = midnight + timedelta(microseconds=point)
+                for fold in (0, 1):
+                    u = (naive.replace(tzinfo=tz, fold=fold) - _EPOCH) // _US
+                    if lo < u < hi:
+                        cuts.add(u)
+        day += _ONE_DAY
     # UTC offset transitions (DST): inside a spring-forward gap a local clock time never occurs, so the
     # restriction flips at the transition itself. Sample every 6 h and bisect to the second.
     step = 6 * 3600 * 1_000_000
