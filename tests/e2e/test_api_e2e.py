@@ -37,13 +37,15 @@ class Stack:
         self.driver = self.session("driver")
 
     def token(self, role: str, tenant: str = TENANT) -> str:
-        return self.runtime.issuer.mint(
-            issuer=self.runtime.jwt_issuer,
-            audience=self.runtime.jwt_audience,
-            subject=f"e2e-{role}",
-            tenant=tenant,
-            roles=[role],
-            ttl_seconds=900,
+        return str(
+            self.runtime.issuer.mint(
+                issuer=self.runtime.jwt_issuer,
+                audience=self.runtime.jwt_audience,
+                subject=f"e2e-{role}",
+                tenant=tenant,
+                roles=[role],
+                ttl_seconds=900,
+            )
         )
 
     def session(self, role: str, tenant: str = TENANT) -> requests.Session:
