@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +48,10 @@ def start_runtime(state_dir: Path, max_concurrency: int, log: Any) -> subprocess
             process.kill()
             log.flush()
             raise RuntimeError(f"voltway local did not start:\n{Path(log.name).read_text()[-3000:]}")
+        time.sleep(0.2)
+    while "prewarmed" not in Path(log.name).read_text():  # one warm environment per function
+        if process.poll() is not None or time.monotonic() > deadline:
+            break
         time.sleep(0.2)
     return process
 
@@ -121,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-interval", type=float, default=0.2)
     parser.add_argument("--max-concurrency", type=int, default=4, help="environments per function")
     parser.add_argument("--timeout", type=float, default=170, help="simulator --timeout")
+    parser.add_argument("--log", type=Path, default=None, help="keep the runtime's log in this file")
     parser.add_argument(
         "--py-spy", type=Path, default=None, help="record the runtime with py-spy to this file"
     )
@@ -160,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
                     runtime.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     runtime.kill()
+                if args.log is not None:
+                    log.flush()
+                    shutil.copyfile(log.name, args.log)
     report(
         summary,
         f"local gateway: {args.chargers} chargers x 1 session x {args.meter_samples} MeterValues"

@@ -478,8 +478,10 @@ class LambdaService:
         names = functions if functions is not None else list(self._pools)
 
         def run() -> None:
+            started = time.perf_counter()
             for name in names:
                 self._pools[name].prewarm(wait=True)
+            logger.info("prewarmed %d functions in %.1f s", len(names), time.perf_counter() - started)
 
         thread = threading.Thread(target=run, name="prewarm", daemon=True)
         thread.start()
