@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("voltway.simulator.command", "run simulated OCPP 1.6J chargers against an endpoint"),
     "token": ("voltway.identity.command", "print a JWT for the local stack"),
     "charger": ("voltway.chargers.command", "manage chargers through the operator API"),
+    "price": ("voltway.tariffs.command", "price a CDR or charging periods with an OCPI 2.2.1 tariff"),
     "package": ("voltway.packaging", "build the Lambda layers and function artifacts into build/"),
 }
 

@@ -67,6 +67,10 @@ def test_seeded_chargers_are_visible_with_a_token_from_the_cli(stack: LocalRunti
         == 403
     )
     assert requests.get(f"{stack.http_url}/v1/chargers", timeout=30).status_code == 401
+    tags = {
+        tag: get(stack, f"/v1/id-tags/{tag}", operator).json()["status"] for tag in demo_seed.DEMO_ID_TAGS
+    }
+    assert tags == demo_seed.DEMO_ID_TAGS
 
 
 def test_seeding_again_changes_nothing(stack: LocalRuntime) -> None:
@@ -106,9 +110,10 @@ def test_simulated_chargers_boot_and_every_call_is_answered(stack: LocalRuntime)
         "--json",
     )
     summary: dict[str, Any] = json.loads(result.stdout)
-    assert summary["chargers"]["connected"] == 3, result.stderr
+    assert summary["chargers"]["connected"] == 3, (summary["chargers"], result.stderr[-2000:])
     assert summary["chargers"]["refused"] == 0
     assert summary["calls"]["unanswered"] == 0
+    assert summary["sessions"]["completed"] == 3, summary["sessions"]
     assert result.returncode == 0, result.stderr
     operator = token_for(stack, "--role", "operator", "--tenant", "demo")
     charger = get(stack, "/v1/chargers/SIM0001", operator).json()

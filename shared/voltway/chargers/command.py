@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any
+
+from voltway.operator_api import OperatorApi, OperatorApiError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,19 +43,6 @@ def _local_defaults(tenant: str | None) -> tuple[str, str]:
     return info.http_api_url, token
 
 
-def put_charger(api_url: str, token: str, charge_point_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    url = f"{api_url.rstrip('/')}/v1/chargers/{urllib.parse.quote(charge_point_id, safe='')}"
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="PUT",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        result: dict[str, Any] = json.loads(response.read() or b"{}")
-        return result
-
-
 def run(args: argparse.Namespace) -> int:
     api_url, token = args.api_url, args.token
     if api_url is None or token is None:
@@ -74,12 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if args.tenant:
         body["tenant_id"] = args.tenant
     try:
-        charger = put_charger(api_url, token, args.charge_point_id, body)
-    except urllib.error.HTTPError as e:
-        print(f"voltway charger: HTTP {e.code}: {e.read().decode(errors='replace')}", file=sys.stderr)
-        return 1
-    except urllib.error.URLError as e:
-        print(f"voltway charger: cannot reach {api_url}: {e.reason}", file=sys.stderr)
+        charger = OperatorApi(api_url, token).put_charger(args.charge_point_id, body)
+    except OperatorApiError as e:
+        print(f"voltway charger: {e}", file=sys.stderr)
         return 1
     print(json.dumps(charger, indent=2))
     return 0

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from voltway.chargers.command import put_charger
 from voltway.identity.local_issuer import LocalIssuer
+from voltway.operator_api import OperatorApi
 
 logger = logging.getLogger(__name__)
 
 DEMO_TENANT = "demo"
 DEMO_CHARGERS = ("DEMO-CP001", "DEMO-CP002", "DEMO-CP003")
+# Id tags (RFID card uids) a newcomer can use at the demo chargers, one blocked to show a refusal.
+DEMO_ID_TAGS = {"DEMO-TAG-001": "Accepted", "DEMO-TAG-002": "Accepted", "DEMO-TAG-BLOCKED": "Blocked"}
 DEMO_USERS = {"driver-1": ["driver"], "operator-1": ["operator"], "finance-1": ["finance"]}
 DEMO_FILE = "demo.json"
 
@@ -60,7 +62,7 @@ def demo_data(state_dir: Path) -> DemoData:
 
 
 def seed(runtime: Runtime) -> DemoData:
-    """Register the demo chargers through the operator API and log what a newcomer needs to connect."""
+    """Register the demo chargers and id tags through the operator API; log what a newcomer needs."""
     data = demo_data(runtime.state_dir)
     issuer: LocalIssuer = runtime.issuer
     token = issuer.mint(
@@ -71,13 +73,17 @@ def seed(runtime: Runtime) -> DemoData:
         roles=["admin"],
         ttl_seconds=300,
     )
+    api = OperatorApi(runtime.http_url, token)
     for charge_point_id, password in data.passwords.items():
-        put_charger(runtime.http_url, token, charge_point_id, {"password": password, "security_profile": 1})
+        api.put_charger(charge_point_id, {"password": password, "security_profile": 1})
+    for id_tag, status in DEMO_ID_TAGS.items():
+        api.put_id_tag(id_tag, {"status": status})
     lines = [f"Demo data (tenant {data.tenant!r}), passwords kept in {runtime.state_dir / DEMO_FILE}:"]
     lines += [
         f"  charger {cp:<11} {runtime.charger_ws_url}/{cp}  Basic auth {cp}:{pw}"
         for cp, pw in data.passwords.items()
     ]
+    lines += [f"  id tag  {tag:<16} {status}" for tag, status in DEMO_ID_TAGS.items()]
     for user, roles in DEMO_USERS.items():
         lines.append(
             f"  user    {user:<11} voltway token --tenant {data.tenant} --user {user} --role {roles[0]}"

@@ -39,6 +39,11 @@ from voltway.simulator.stats import RunStats
 LOGGER = logging.getLogger("voltway.simulator")
 
 
+def session_id_tag(charger_id: str, configured: str | None = None) -> str:
+    """The idTag a simulated charger's own sessions use: ``configured``, else one per charger (≤ 20 chars)."""
+    return configured or f"TAG-{charger_id}"[:20]
+
+
 @dataclass(frozen=True)
 class ChargerSettings:
     """How each simulated charger behaves. Times in seconds, power in W."""
@@ -117,7 +122,7 @@ class SimulatedCharger(ChargePoint):  # type: ignore[misc]  # ocpp ships no type
         self.settings = settings
         self.stats = stats
         self.rng = rng or random.Random()
-        self.id_tag = settings.id_tag or f"TAG-{charger_id}"[:20]
+        self.id_tag = session_id_tag(charger_id, settings.id_tag)
         self.registration: RegistrationStatus | None = None
         self.heartbeat_interval_s = settings.heartbeat_interval_s or 0.0
         self.sample_interval_s = settings.sample_interval_s

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from voltway.simulator.charger import ChargerSettings
+from voltway.simulator.charger import ChargerSettings, session_id_tag
 from voltway.simulator.meter import DEFAULT_MEASURANDS, parse_measurands
 from voltway.simulator.registration import operator_token, register_chargers
 from voltway.simulator.report import ProgressBar, format_summary
@@ -211,7 +211,8 @@ def _register(args: argparse.Namespace, config: SimulationConfig) -> str | None:
         return "--register needs the running local stack (local.json not found: `make local`)"
     token = operator_token(info, args.tenant)
     wanted = {cid: pw for cid in config.charger_ids() if (pw := config.password_for(cid))}
-    failures = register_chargers(info.http_api_url, token, wanted)
+    tags = {cid: session_id_tag(cid, args.id_tag) for cid in wanted}
+    failures = register_chargers(info.http_api_url, token, wanted, tags)
     if not failures:
         if not args.no_progress:
             print(f"registered {len(wanted)} chargers at {info.http_api_url}", file=sys.stderr)
