@@ -199,8 +199,8 @@ def test_monitor_alerts_once_per_absence(aws: dict[str, str], monkeypatch: pytes
     sns.subscribe(TopicArn=aws["ALERTS_TOPIC_ARN"], Protocol="sqs", Endpoint=queue_arn)
 
     monitor = load_handler("charger_monitor")
-    assert monitor.handler({"source": "aws.scheduler"}, None) == {"offline": ["CP001"]}
-    assert monitor.handler({"source": "aws.scheduler"}, None) == {"offline": []}
+    assert monitor.handler({"source": "aws.scheduler"}, None)["offline"] == ["CP001"]
+    assert monitor.handler({"source": "aws.scheduler"}, None)["offline"] == []
     assert not chargers.get("t1", "CP001").online
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 1 and "CP001" in messages[0]["Body"]
