@@ -7,12 +7,17 @@ function through the template's ``Tracing: Active``.
 from __future__ import annotations
 
 import os
+import warnings
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "voltway")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Voltway")
+
+# Many invocations legitimately record no business event (a $disconnect of an unknown connection, an
+# idle monitor run): Powertools' warning about it is noise in every log.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
