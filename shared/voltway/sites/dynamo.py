@@ -17,6 +17,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from voltway.sites import snapshot
 from voltway.sites.errors import InvalidSiteCursor, SiteConflict, SiteNotFound
 from voltway.sites.model import (
     ConnectorSpec,
@@ -205,7 +206,63 @@ class DynamoSiteRepository:
                 return
 
     def all_sites(self, tenant_id: str) -> list[Site]:
-        return [site_from_item(i) for i in self._all_items(tenant_id)]
+        """From the index snapshot: one BatchGetItem, whatever the number of sites."""
+        keys = [self._key(tenant_id, snapshot.shard_key(i)) for i in range(snapshot.SHARDS)]
+        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        sites: list[Site] = []
+        while request:
+            response = self._db.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self._table, []):
+                for site_id, raw in snapshot.unpack(item["blob"]["B"]).items():
+                    sites.append(snapshot.decode_site(tenant_id, site_id, raw))
+            request = response.get("UnprocessedKeys") or {}
+        return sorted(sites, key=lambda s: s.site_id)
+
+    def rebuild_index(self, tenant_id: str) -> int:
+        """Rewrite the tenant's snapshot from the site items (repair after a failed write); the count."""
+        shards: dict[int, dict[str, list[Any]]] = {i: {} for i in range(snapshot.SHARDS)}
+        count = 0
+        for item in self._all_items(tenant_id):
+            site = site_from_item(item)
+            shards[snapshot.shard_of(site.site_id)][site.site_id] = snapshot.encode_site(site)
+            count += 1
+        for shard, entries in shards.items():
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    **self._key(tenant_id, snapshot.shard_key(shard)),
+                    "blob": {"B": snapshot.pack(entries)},
+                    "rev": {"N": "0"},
+                },
+            )
+        self._db.update_item(**self._bump_index(tenant_id))
+        return count
+
+    def _index_site(self, site: Site) -> None:
+        """Put ``site`` into its snapshot shard (optimistic revision check, retried), then bump the
+        tenant's index version. Runs after the site item was written."""
+        key = self._key(site.tenant_id, snapshot.shard_key(snapshot.shard_of(site.site_id)))
+        for _ in range(8):
+            item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+            entries = snapshot.unpack(item["blob"]["B"]) if item else {}
+            rev = int(item["rev"]["N"]) if item else None
+            entries[site.site_id] = snapshot.encode_site(site)
+            args: dict[str, Any] = {
+                "TableName": self._table,
+                "Item": {**key, "blob": {"B": snapshot.pack(entries)}, "rev": {"N": str((rev or 0) + 1)}},
+            }
+            if rev is None:
+                args["ConditionExpression"] = "attribute_not_exists(site_id)"
+            else:
+                args["ConditionExpression"] = "rev = :rev"
+                args["ExpressionAttributeValues"] = {":rev": {"N": str(rev)}}
+            try:
+                self._db.put_item(**args)
+            except self._db.exceptions.ConditionalCheckFailedException:
+                continue  # another writer updated the shard: read it again
+            self._db.update_item(**self._bump_index(site.tenant_id))
+            return
+        raise SiteConflict("the station index is busy; retry")
 
     # ------------------------------------------------------------------ writes
     def save_details(self, tenant_id: str, site_id: str, details: SiteDetails, now: datetime) -> Site:
@@ -234,9 +291,9 @@ class DynamoSiteRepository:
             ExpressionAttributeValues=attr_values,
             ReturnValues="ALL_NEW",
         )
-        # After the site: a reader that sees the new index version also sees the site.
-        self._db.update_item(**self._bump_index(tenant_id))
-        return site_from_item(result["Attributes"])
+        site = site_from_item(result["Attributes"])
+        self._index_site(site)
+        return site
 
     def place_charger(self, tenant_id: str, site_id: str, placement: Placement, now: datetime) -> Site:
         cp = placement.charge_point_id
@@ -297,7 +354,11 @@ class DynamoSiteRepository:
                 }
             )
         self._transact(writes, site_id)
-        return self._get_consistent(tenant_id, site_id)
+        if previous is not None and previous != site_id:
+            self._index_site(self._get_consistent(tenant_id, previous))
+        site = self._get_consistent(tenant_id, site_id)
+        self._index_site(site)
+        return site
 
     def remove_charger(self, tenant_id: str, site_id: str, charge_point_id: str, now: datetime) -> Site:
         writes: list[dict[str, Any]] = [
@@ -325,7 +386,9 @@ class DynamoSiteRepository:
             {"Update": self._bump_index(tenant_id)},
         ]
         self._transact(writes, f"{site_id}/{charge_point_id}")
-        return self._get_consistent(tenant_id, site_id)
+        site = self._get_consistent(tenant_id, site_id)
+        self._index_site(site)
+        return site
 
     def _transact(self, writes: list[dict[str, Any]], what: str) -> None:
         try:
