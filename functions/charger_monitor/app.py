@@ -1,11 +1,13 @@
 """Scheduled every minute: chargers not heard from for OFFLINE_AFTER_SECONDS go offline, one alert each;
-commands past their deadline time out and the next queued ones are sent."""
+commands past their deadline time out and the next queued ones are sent; reservations past their
+expiryDate are marked Expired."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from voltway.adapters.roots import cached_commands, cached_monitor
+from voltway.adapters.roots import cached_commands, cached_monitor, cached_reported_lifecycle
 from voltway.observability import metrics
 
 
@@ -14,4 +16,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     root = cached_monitor()
     reported = root.registry.report_offline(root.offline_after, root.alerts)
     swept = cached_commands().expire_due()
-    return {"offline": reported, "command_queues_swept": swept}
+    expired = cached_reported_lifecycle().expire_reservations(datetime.now(UTC))
+    return {"offline": reported, "command_queues_swept": swept, "reservations_expired": expired}

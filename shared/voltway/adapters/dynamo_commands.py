@@ -24,6 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from voltway.chargers.errors import InvalidCursor
+from voltway.ocpp.commands.lifecycle import next_reservation_expiry
 from voltway.ocpp.commands.model import Command, CommandPage, CommandStatus, InFlight, QueueState
 from voltway.ocpp.commands.reported import ReportedState
 
@@ -349,6 +350,10 @@ class DynamoReportedStateStore:
             "document": _json(state.to_document()),
             "version": _n(state.version + 1),
         }
+        expiry = next_reservation_expiry(state)
+        if expiry is not None:
+            # sparse: only reported items with a reservation still Reserved carry it (the monitor's sweep)
+            item["reservation_expiry"] = _s(_stamp(expiry))
         if state.version == 0:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
         else:
@@ -359,6 +364,51 @@ class DynamoReportedStateStore:
             }
         try:
             self._client.put_item(TableName=self._table, Item=item, **condition)
+        except ClientError as e:
+            if _conditional_failed(e):
+                return False
+            raise
+        return True
+
+    def due_reservations(self, now: datetime) -> list[str]:
+        """Charge point ids with a reservation still Reserved past its expiry. A Scan with a filter on the
+        sparse ``reservation_expiry``: the table has no index for it (a sparse GSI on that attribute is
+        the step up once the table grows; the template is not this module's to change)."""
+        found: list[str] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self._client.scan(
+                TableName=self._table,
+                FilterExpression="sk = :reported AND reservation_expiry <= :now",
+                ProjectionExpression="pk",
+                ExpressionAttributeValues={":reported": _s("reported"), ":now": _s(_stamp(now))},
+                **kwargs,
+            )
+            found += [i["pk"]["S"].removeprefix("cp#") for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class DynamoBootReadClaims:
+    """One item per charger (pk ``cp#<id>``, sk ``boot-config-read``): the last time a boot queued a
+    GetConfiguration. Taken with a conditional write, so a reconnect storm queues one read, not many."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def claim(self, charge_point_id: str, now: datetime, not_before: datetime) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **_charger_key(charge_point_id, "boot-config-read"),
+                    "claimed_at": _s(_stamp(now)),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR claimed_at < :cutoff",
+                ExpressionAttributeValues={":cutoff": _s(_stamp(not_before))},
+            )
         except ClientError as e:
             if _conditional_failed(e):
                 return False

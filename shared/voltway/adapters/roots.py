@@ -19,6 +19,7 @@ from voltway.adapters.dynamo import (
     DynamoMessageAudit,
 )
 from voltway.adapters.dynamo_commands import (
+    DynamoBootReadClaims,
     DynamoCommandQueue,
     DynamoCommandStore,
     DynamoReportedStateStore,
@@ -30,6 +31,7 @@ from voltway.chargers.service import ChargerRegistry
 from voltway.config import AwsSettings
 from voltway.exports.aws import export_service, export_worker
 from voltway.ocpp.central_system import CentralSystem
+from voltway.ocpp.commands.lifecycle import ReportedLifecycle
 from voltway.ocpp.commands.service import CommandPolicy, CommandService
 from voltway.ocpp.core import CorePolicy, CoreProfile
 from voltway.ocpp.dispatch import Dispatcher
@@ -72,6 +74,8 @@ class CommandSettings(ChargersSettings):
     command_timeout_seconds: int = Field(ge=1, le=600)
     # Commands waiting per charger besides the one in flight; more are refused (HTTP 409).
     command_queue_limit: int = Field(default=20, ge=1, le=500)
+    # An Accepted boot reads the configuration (GetConfiguration) unless it was read this recently.
+    boot_configuration_fresh_seconds: int = Field(default=600, ge=0)
 
 
 def _chargers(settings: ChargersSettings) -> DynamoChargerRepository:
@@ -109,9 +113,20 @@ def commands(environ: Environ = None) -> CommandService:
         reported=DynamoReportedStateStore(dynamodb, settings.commands_table),
         sender=ApiGatewayConnections(management),
         policy=CommandPolicy(
-            timedelta(seconds=settings.command_timeout_seconds), settings.command_queue_limit
+            timedelta(seconds=settings.command_timeout_seconds),
+            settings.command_queue_limit,
+            boot_read_fresh=timedelta(seconds=settings.boot_configuration_fresh_seconds),
         ),
+        boot_claims=DynamoBootReadClaims(dynamodb, settings.commands_table),
     )
+
+
+def reported_lifecycle(environ: Environ = None) -> ReportedLifecycle:
+    """Reservations ending (expiry, use) and TxProfiles ending with their transaction: $default, monitor."""
+    settings = CommandSettings.from_env(environ)
+    dynamodb = client("dynamodb", region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    store = DynamoReportedStateStore(dynamodb, settings.commands_table)
+    return ReportedLifecycle(store, store)
 
 
 def connect_registry(environ: Environ = None) -> ChargerRegistry:
@@ -126,7 +141,7 @@ def central_system(environ: Environ = None) -> CentralSystem:
     CoreProfile(
         chargers, CorePolicy(settings.registration_policy, settings.heartbeat_interval_seconds)
     ).register(dispatcher)
-    register_charger_profiles(dispatcher, environ)
+    register_charger_profiles(dispatcher, environ, lifecycle=reported_lifecycle(environ))
     idempotency_model = bind(
         IdempotencyItem,
         settings.ocpp_idempotency_table,
@@ -138,6 +153,7 @@ def central_system(environ: Environ = None) -> CentralSystem:
         region=settings.aws_region,
         endpoint_url=management_endpoint(settings.ws_management_endpoint),
     )
+    command_service = commands(environ)
     return CentralSystem(
         chargers=chargers,
         connections=_connections(settings),
@@ -147,7 +163,8 @@ def central_system(environ: Environ = None) -> CentralSystem:
         ),
         audit=_audit(settings.messages_table, settings, settings.message_audit_ttl_days),
         sender=ApiGatewayConnections(management),
-        commands=commands(environ),
+        commands=command_service,
+        boot_hooks=command_service,
     )
 
 
@@ -188,3 +205,4 @@ cached_api = functools.cache(api)
 cached_export_service = functools.cache(export_service)
 cached_export_worker = functools.cache(export_worker)
 cached_commands = functools.cache(commands)
+cached_reported_lifecycle = functools.cache(reported_lifecycle)

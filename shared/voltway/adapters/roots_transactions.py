@@ -24,6 +24,7 @@ from voltway.adapters.dynamo_transactions import (
 )
 from voltway.config import AwsSettings
 from voltway.idtags.service import IdTagService
+from voltway.ocpp.commands.lifecycle import ReportedLifecycle
 from voltway.ocpp.dispatch import Dispatcher
 from voltway.ocpp.ports import ChargerReports
 from voltway.ocpp.reports import ReportsProfile
@@ -62,11 +63,14 @@ def _services(settings: TransactionSettings) -> tuple[IdTagService, TransactionS
     return id_tags, TransactionService(repository, meter_values, id_tags), reports
 
 
-def register_charger_profiles(dispatcher: Dispatcher, environ: Environ = None) -> None:
-    """Authorize, Start/StopTransaction, MeterValues, DataTransfer, Diagnostics/FirmwareStatusNotification."""
+def register_charger_profiles(
+    dispatcher: Dispatcher, environ: Environ = None, *, lifecycle: ReportedLifecycle | None = None
+) -> None:
+    """Authorize, Start/StopTransaction, MeterValues, DataTransfer, Diagnostics/FirmwareStatusNotification.
+    ``lifecycle``: reservations used by StartTransaction, TxProfiles ending with StopTransaction."""
     settings = ChargerProfileSettings.from_env(environ)
     id_tags, transactions, reports = _services(settings)
-    TransactionProfile(id_tags, transactions).register(dispatcher)
+    TransactionProfile(id_tags, transactions, lifecycle=lifecycle).register(dispatcher)
     data_transfers = DynamoDataTransferLog(
         bind_model(
             DataTransferItem,

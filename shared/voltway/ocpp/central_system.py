@@ -17,7 +17,7 @@ from voltway.chargers.model import Charger
 from voltway.chargers.ports import ChargerRepository, ConnectionRegistry
 from voltway.observability import correlate, count, logger
 from voltway.ocpp import frames
-from voltway.ocpp.commands.ports import CommandAnswers
+from voltway.ocpp.commands.ports import BootHooks, CommandAnswers
 from voltway.ocpp.dispatch import CallContext, Dispatcher
 from voltway.ocpp.errors import FrameError, GenericError, InternalError, OcppError, SecurityError
 from voltway.ocpp.ports import AuditEntry, ChargerConnections, ConnectionGone, IdempotencyStore, MessageAudit
@@ -47,7 +47,9 @@ class CentralSystem:
         sender: ChargerConnections,
         clock: Clock | None = None,
         commands: CommandAnswers | None = None,
+        boot_hooks: BootHooks | None = None,
     ) -> None:
+        self._boot_hooks = boot_hooks
         self._chargers = chargers
         self._commands = commands
         self._connections = connections
@@ -84,6 +86,16 @@ class CentralSystem:
         )
         self._audit.record(entries)
         self._send(charge_point_id, connection_id, reply)
+        if (
+            isinstance(message, frames.Call)
+            and self._boot_hooks is not None
+            and _boot_accepted(message, reply)
+        ):
+            # Queued only now, so the GetConfiguration CALL follows the BootNotification.conf on the wire.
+            try:
+                self._boot_hooks.after_boot_accepted(charge_point_id, now)
+            except Exception:
+                logger.exception("boot configuration read failed")
         if isinstance(message, frames.Call) and self._commands is not None:
             # Fast path for command deadlines: any frame from the charger times out a due CALL of
             # ours and sends the next queued one (after our reply, so this charger's CALL is answered).
@@ -217,6 +229,22 @@ def _message_type(message: frames.Message | None) -> int | None:
     if isinstance(message, frames.UnknownMessageType):
         return message.message_type_id
     return None
+
+
+def _boot_accepted(call: frames.Call, reply: str | None) -> bool:
+    if call.action != "BootNotification" or reply is None:
+        return False
+    try:
+        answer = json.loads(reply)
+    except ValueError:
+        return False
+    return bool(
+        isinstance(answer, list)
+        and len(answer) == 3
+        and answer[0] == frames.CALLRESULT
+        and isinstance(answer[2], dict)
+        and answer[2].get("status") == "Accepted"
+    )
 
 
 def _fingerprint(call: frames.Call) -> str:

@@ -3,15 +3,18 @@ StopTransaction. Handlers translate OCPP payloads into the transactions/id tags 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ocpp.v16.enums import Action
 
 from voltway.idtags.service import IdTagService
-from voltway.observability import correlate, count
+from voltway.observability import correlate, count, logger
+from voltway.ocpp.commands.lifecycle import ReportedLifecycle
 from voltway.ocpp.dispatch import CallContext, Dispatcher
 from voltway.ocpp.errors import PropertyConstraintViolation, SecurityError
 from voltway.ocpp.timestamps import parse_datetime
+from voltway.transactions.errors import TransactionError
 from voltway.transactions.model import MeterSample, SampledValue
 from voltway.transactions.service import StartRequest, StopRequest, TransactionService
 
@@ -44,9 +47,16 @@ def samples_of(
 
 
 class TransactionProfile:
-    def __init__(self, id_tags: IdTagService, transactions: TransactionService) -> None:
+    def __init__(
+        self,
+        id_tags: IdTagService,
+        transactions: TransactionService,
+        *,
+        lifecycle: ReportedLifecycle | None = None,
+    ) -> None:
         self._id_tags = id_tags
         self._transactions = transactions
+        self._lifecycle = lifecycle
 
     def register(self, dispatcher: Dispatcher) -> None:
         dispatcher.register(Action.authorize, self.authorize)
@@ -78,6 +88,15 @@ class TransactionProfile:
             )
         )
         correlate(transaction_id=str(started.transaction_id))
+        reservation_id = payload.get("reservationId")
+        if reservation_id is not None and self._lifecycle is not None:
+            lifecycle = self._lifecycle
+            _side_effect(
+                "reservation use",
+                lambda: lifecycle.reservation_used(
+                    ctx.charge_point_id, reservation_id, started.transaction_id, connector_id, ctx.received_at
+                ),
+            )
         return {"transactionId": started.transaction_id, "idTagInfo": started.id_tag_info.to_ocpp()}
 
     def meter_values(self, ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
@@ -110,4 +129,26 @@ class TransactionProfile:
                 received_at=ctx.received_at,
             )
         )
+        if self._lifecycle is not None:
+            lifecycle, tenant = self._lifecycle, _tenant(ctx)
+            _side_effect(
+                "TxProfile end",
+                lambda: lifecycle.transaction_stopped(
+                    ctx.charge_point_id, transaction_id, lambda: self._connector_of(tenant, transaction_id)
+                ),
+            )
         return {} if info is None else {"idTagInfo": info.to_ocpp()}
+
+    def _connector_of(self, tenant_id: str, transaction_id: int) -> int | None:
+        try:
+            return self._transactions.get(tenant_id, transaction_id).transaction.connector_id
+        except TransactionError:
+            return None
+
+
+def _side_effect(what: str, step: Callable[[], object]) -> None:
+    """Bookkeeping beside the answer (reported state): a failure is logged, never fails the frame."""
+    try:
+        step()
+    except Exception:
+        logger.exception(f"{what} not recorded")

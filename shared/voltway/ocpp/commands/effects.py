@@ -39,12 +39,16 @@ def configuration_read(state: ReportedState, command: Command, at: datetime) -> 
         for entry in response.get("configurationKey") or []
     }
     unknown = tuple(response.get("unknownKey") or ())
+    read_at = state.configuration_read_at
     if not command.payload.get("key"):
         configuration = read
+        read_at = format_datetime(at)
     else:
         configuration = {k: v for k, v in state.configuration.items() if k not in unknown}
         configuration.update(read)
-    return replace(state, configuration=configuration, unknown_configuration_keys=unknown)
+    return replace(
+        state, configuration=configuration, unknown_configuration_keys=unknown, configuration_read_at=read_at
+    )
 
 
 def configuration_changed(state: ReportedState, command: Command, at: datetime) -> ReportedState:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from voltway.chargers.errors import InvalidCursor
+from voltway.ocpp.commands.lifecycle import next_reservation_expiry
 from voltway.ocpp.commands.model import Command, CommandPage, CommandStatus, InFlight, QueueState
 from voltway.ocpp.commands.reported import ReportedState
 
@@ -131,4 +132,23 @@ class InMemoryReportedStateStore:
         if (stored.version if stored is not None else 0) != state.version:
             return False
         self.items[state.charge_point_id] = replace(copy.deepcopy(state), version=state.version + 1)
+        return True
+
+    def due_reservations(self, now: datetime) -> list[str]:
+        return [
+            cp
+            for cp, state in self.items.items()
+            if (expiry := next_reservation_expiry(state)) is not None and expiry <= now
+        ]
+
+
+class InMemoryBootReadClaims:
+    def __init__(self) -> None:
+        self.claimed_at: dict[str, datetime] = {}
+
+    def claim(self, charge_point_id: str, now: datetime, not_before: datetime) -> bool:
+        previous = self.claimed_at.get(charge_point_id)
+        if previous is not None and previous >= not_before:
+            return False
+        self.claimed_at[charge_point_id] = now
         return True

@@ -96,3 +96,17 @@ class CommandAnswers(Protocol):
     def on_answer(self, charge_point_id: str, message: CallResult | CallError, now: datetime) -> object: ...
 
     def on_frame(self, charge_point_id: str, now: datetime) -> None: ...
+
+
+class BootReadClaims(Protocol):
+    """At most one boot-time configuration read queued per charger per window (a conditional write)."""
+
+    def claim(self, charge_point_id: str, now: datetime, not_before: datetime) -> bool:
+        """True (and recorded at ``now``) unless a claim was recorded at or after ``not_before``."""
+        ...
+
+
+class BootHooks(Protocol):
+    """What the $default path tells the command flow after it answered an Accepted BootNotification."""
+
+    def after_boot_accepted(self, charge_point_id: str, now: datetime) -> object: ...

@@ -23,8 +23,11 @@ class ReportedState:
     #                            "profile" (csChargingProfiles as sent), "installed_at", "command_id"}
     charging_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     # str(reservationId) -> {"connector_id", "id_tag", "parent_id_tag", "expiry_date", "status"
-    #                        (Reserved | Cancelled), "reserved_at", "cancelled_at"?, "command_id"}
+    #                        (Reserved | Cancelled | Expired | Used), "reserved_at", "cancelled_at"?,
+    #                        "ended_at"?, "transaction_id"? (Used), "command_id"}
     reservations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # when the charger's full configuration was last read (GetConfiguration without keys), UTC text
+    configuration_read_at: str | None = None
     # optimistic-concurrency version of the stored record (0: nothing stored yet)
     version: int = 0
 
@@ -35,6 +38,7 @@ class ReportedState:
             "local_list": self.local_list,
             "charging_profiles": self.charging_profiles,
             "reservations": self.reservations,
+            "configuration_read_at": self.configuration_read_at,
         }
 
     @classmethod
@@ -46,5 +50,6 @@ class ReportedState:
             local_list=document.get("local_list"),
             charging_profiles=dict(document.get("charging_profiles") or {}),
             reservations=dict(document.get("reservations") or {}),
+            configuration_read_at=document.get("configuration_read_at"),
             version=version,
         )

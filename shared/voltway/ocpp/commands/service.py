@@ -28,7 +28,7 @@ from voltway.ocpp.commands import catalog
 from voltway.ocpp.commands.effects import ON_ACCEPTED
 from voltway.ocpp.commands.errors import CommandNotFound, ConcurrentUpdate, QueueFull
 from voltway.ocpp.commands.model import PENDING, Command, CommandPage, CommandStatus, InFlight
-from voltway.ocpp.commands.ports import CommandQueue, CommandStore, ReportedStateStore
+from voltway.ocpp.commands.ports import BootReadClaims, CommandQueue, CommandStore, ReportedStateStore
 from voltway.ocpp.commands.reported import ReportedState
 from voltway.ocpp.ports import ChargerConnections, ConnectionGone
 
@@ -45,6 +45,11 @@ MAX_POLL_S = 0.5
 class CommandPolicy:
     timeout: timedelta  # a sent CALL not answered within this is failed with status timeout
     max_queued: int = 20  # commands waiting per charger (besides the one in flight)
+    # After an Accepted boot, the configuration is read unless it was read within this window.
+    boot_read_fresh: timedelta = timedelta(minutes=10)
+    # Two boots within this window queue one read at most (reconnect storms); a read that failed
+    # (offline, timeout) is tried again by a boot after it.
+    boot_read_claim: timedelta = timedelta(seconds=60)
 
 
 def encode_call(unique_id: str, action: str, payload: dict[str, Any]) -> str:
@@ -68,7 +73,9 @@ class CommandService:
         clock: Clock | None = None,
         sleep: Sleep = time.sleep,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        boot_claims: BootReadClaims | None = None,
     ) -> None:
+        self._boot_claims = boot_claims
         self._chargers = chargers
         self._store = store
         self._queue = queue
@@ -163,6 +170,47 @@ class CommandService:
         return self._reported.get(charge_point_id)
 
     # ------------------------------------------------------------------ charger side ($default, $disconnect)
+    def after_boot_accepted(self, charge_point_id: str, now: datetime) -> Command | None:
+        """Queue a GetConfiguration (all keys) after the BootNotification.conf Accepted was posted, so the
+        configuration keys as last read (smart-charging capabilities included) are fresh. Skipped when the
+        configuration was read within ``boot_read_fresh``, a GetConfiguration is queued or in flight, or
+        another boot claimed the read within ``boot_read_claim``. The command, if one was queued."""
+        if self._boot_claims is None:
+            return None
+        charger = self._chargers.get(charge_point_id)
+        if charger is None or not _connected(charger):
+            return None
+        read_at = self._reported.get(charge_point_id).configuration_read_at
+        if read_at is not None and now - _parse_utc(read_at) < self._policy.boot_read_fresh:
+            count("BootConfigurationReadFresh")
+            return None
+        if self._configuration_read_pending(charge_point_id):
+            count("BootConfigurationReadPending")
+            return None
+        if not self._boot_claims.claim(charge_point_id, now, now - self._policy.boot_read_claim):
+            count("BootConfigurationReadClaimed")
+            return None
+        try:
+            command = self.submit(charger.tenant_id, charge_point_id, "GetConfiguration", {})
+        except QueueFull:
+            logger.info("boot configuration read not queued: queue full")
+            return None
+        count("BootConfigurationReadQueued")
+        return command
+
+    def _configuration_read_pending(self, charge_point_id: str) -> bool:
+        state = self._queue.state(charge_point_id)
+        ids = ([state.in_flight.command_id] if state.in_flight else []) + list(state.queued)
+        for command_id in ids:
+            command = self._store.get(command_id)
+            if (
+                command is not None
+                and command.action == "GetConfiguration"
+                and not command.payload.get("key")
+            ):
+                return True
+        return False
+
     def on_answer(
         self, charge_point_id: str, message: frames.CallResult | frames.CallError, now: datetime
     ) -> Command | None:
@@ -359,3 +407,7 @@ class CommandService:
 
 def _connected(charger: Charger) -> bool:
     return charger.online and charger.connection_id is not None
+
+
+def _parse_utc(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from voltway.ocpp.commands.lifecycle import capabilities, reservations_expired
 from voltway.ocpp.commands.model import Command
 from voltway.ocpp.commands.reported import ReportedState
 
@@ -33,10 +34,14 @@ def command_view(command: Command) -> dict[str, Any]:
     }
 
 
-def reported_view(state: ReportedState) -> dict[str, Any]:
-    """Configuration keys as last read, the local list version, installed charging profiles and
-    reservations, as accepted by the charger."""
+def reported_view(state: ReportedState, now: datetime | None = None) -> dict[str, Any]:
+    """Configuration keys as last read, the smart-charging ``capabilities`` derived from them, the local
+    list version, installed charging profiles and reservations, as accepted by the charger. A reservation
+    past its expiry shows ``Expired`` even before the monitor's sweep has recorded it."""
+    state = reservations_expired(state, now or datetime.now(UTC)) or state
     return {
+        "capabilities": capabilities(state),
+        "configuration_read_at": state.configuration_read_at,
         "configuration": [{"key": key, **entry} for key, entry in sorted(state.configuration.items())],
         "unknown_configuration_keys": list(state.unknown_configuration_keys),
         "local_list": state.local_list,
