@@ -17,7 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import Field
 
@@ -487,6 +489,12 @@ class ExportWorkerSettings(AwsSettings):
     export_max_receive_count: int = Field(default=3, ge=1)
 
 
+def signing_s3(region: str, endpoint: str | None) -> Any:
+    """An S3 client that presigns with SigV4 (the 7-day maximum is SigV4's; SigV2 is deprecated)."""
+    config = Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"})
+    return boto3.client("s3", region_name=region, endpoint_url=endpoint, config=config)
+
+
 def export_service(environ: Any = None) -> ExportService:
     settings = ExportApiSettings.from_env(environ)
     region, endpoint = settings.aws_region, settings.aws_endpoint_url
@@ -494,7 +502,7 @@ def export_service(environ: Any = None) -> ExportService:
         jobs=DynamoExportJobs(
             client("dynamodb", region=region, endpoint_url=endpoint), settings.exports_table
         ),
-        files=S3ExportFiles(client("s3", region=region, endpoint_url=endpoint), settings.exports_bucket),
+        files=S3ExportFiles(signing_s3(region, endpoint), settings.exports_bucket),
         queue=SqsExportQueue(
             client("sqs", region=region, endpoint_url=endpoint), settings.export_plan_queue_url, None
         ),

@@ -229,6 +229,9 @@ class ExportPipeline:
             counted = self._jobs.complete_shard(job.tenant_id, job.export_id, task.index, meta.piece.rows)
             outcome = "counted" if counted is not None else "already counted"
             job = counted or self._jobs.get(task.tenant_id, task.export_id) or job
+            if job.status is ExportStatus.FAILED:  # failed while we wrote: leave no piece behind
+                self._files.delete_parts(job.export_id)
+                return "ignored"
         if job.status is ExportStatus.RUNNING and job.shards_done == job.shards_total:
             if self._jobs.claim_merge(job.tenant_id, job.export_id, delivery_id):
                 self.merge(job.tenant_id, job.export_id, delivery_id)
