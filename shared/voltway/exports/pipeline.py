@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -175,7 +176,9 @@ class ExportPipeline:
         if job is None or job.status not in (ExportStatus.PLANNING, ExportStatus.RUNNING):
             return
         if job.status is ExportStatus.PLANNING:
+            began = time.perf_counter()
             plan = self.count(job)
+            count_seconds = time.perf_counter() - began
             data = plan.to_bytes()
             key = self._files.put_plan(job.export_id, data)
             started = self._jobs.start(
@@ -188,7 +191,10 @@ class ExportPipeline:
                 sheet_capacity=plan.sheet_capacity,
                 planned_at=self._clock(),
             )
-            logger.info("export planned", extra={"rows": plan.total, "won": started})
+            logger.info(
+                "export planned",
+                extra={"rows": plan.total, "won": started, "count_seconds": round(count_seconds, 3)},
+            )
             job = self._jobs.get(task.tenant_id, task.export_id)
             if job is None or job.status is not ExportStatus.RUNNING:
                 return
@@ -257,6 +263,19 @@ class ExportPipeline:
         energy = 0
         amounts: dict[str, int] = defaultdict(int)
 
+        read_seconds = 0.0
+
+        def timed(records: Iterator[Record]) -> Iterator[Record]:
+            # Time spent pulling records out of the archive (S3 GET, gunzip, JSON, filter), not encoding.
+            nonlocal read_seconds
+            while True:
+                began = time.perf_counter()
+                record = next(records, None)
+                read_seconds += time.perf_counter() - began
+                if record is None:
+                    return
+                yield record
+
         def rows(records: Iterable[Record]) -> Iterator[tuple[Any, ...]]:
             nonlocal energy
             for record in records:
@@ -271,8 +290,9 @@ class ExportPipeline:
         os.close(fd)
         path = Path(name)
         try:
+            began = time.perf_counter()
             piece = write_piece(
-                rows(self.shard_records(job, task)),
+                rows(timed(self.shard_records(job, task))),
                 spec.columns,
                 task.first_row,
                 path,
@@ -282,8 +302,19 @@ class ExportPipeline:
                 raise ExportSourceChanged(
                     f"shard {task.index} planned {task.rows} rows but its snapshot holds {piece.rows}"
                 )
+            written = time.perf_counter()
             meta = PieceMeta(task.index, piece, energy, dict(amounts))
             self._files.put_piece(job.export_id, meta, path)
+            logger.info(
+                "shard written",
+                extra={
+                    "shard": task.index,
+                    "rows": piece.rows,
+                    "read_seconds": round(read_seconds, 3),
+                    "write_seconds": round(written - began - read_seconds, 3),
+                    "upload_seconds": round(time.perf_counter() - written, 3),
+                },
+            )
         finally:
             path.unlink(missing_ok=True)
         count("ExportShardWritten")
@@ -294,6 +325,7 @@ class ExportPipeline:
         job = self._jobs.get(tenant_id, export_id)
         if job is None or job.status is not ExportStatus.MERGING or job.merge_owner != owner:
             return
+        began = time.perf_counter()
         spec = SPECS[job.kind]
         stored = sorted(self._files.pieces(export_id), key=lambda s: s.meta.index)
         if [s.meta.index for s in stored] != list(range(job.shards_total or 0)):
@@ -332,7 +364,11 @@ class ExportPipeline:
             self._files.delete_parts(export_id)
             self._notifier.export_ready(job)
             count("ExportDone")
-            logger.info("export done", extra={"rows": summary.row_count, "bytes": size})
+            merge_seconds = round(time.perf_counter() - began, 3)
+            logger.info(
+                "export done",
+                extra={"rows": summary.row_count, "bytes": size, "merge_seconds": merge_seconds},
+            )
 
     # ------------------------------------------------------------------ failures
     def note_failure(self, tenant_id: str, export_id: str, message: str) -> None:
