@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 pytestmark = pytest.mark.e2e
 
@@ -51,9 +52,8 @@ def _start_stack(state_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     while not info.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise AssertionError(
-                f"voltway local did not start: {process.stderr.read() if process.stderr else ''}"
-            )
+            log = process.stderr.read().decode() if process.stderr else ""
+            raise AssertionError(f"voltway local did not start: {log}")
         time.sleep(0.2)
     return process, str(json.loads(info.read_text())["charger_ws_url"])
 
@@ -61,7 +61,7 @@ def _start_stack(state_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 def test_sigterm_with_invocations_in_flight_exits_within_seconds(tmp_path: Path) -> None:
     process, ws_url = _start_stack(tmp_path)
     try:
-        with connect(f"{ws_url}/CP-STOP", subprotocols=["ocpp1.6"], open_timeout=60) as ws:
+        with connect(f"{ws_url}/CP-STOP", subprotocols=[Subprotocol("ocpp1.6")], open_timeout=60) as ws:
             # Cap 4 per function: four 60 s invocations in flight (cold starting at first), four queued.
             for _ in range(8):
                 ws.send("sleep:60")

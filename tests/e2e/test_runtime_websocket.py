@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from voltway.local.runtime import LocalRuntime
 
@@ -18,7 +19,9 @@ pytestmark = pytest.mark.e2e
 
 def test_connect_accepted_with_the_subprotocol_the_function_names(runtime: LocalRuntime, probes: Any) -> None:
     url = f"{runtime.charger_ws_url}/CP-SUB"
-    with connect(url, subprotocols=["ocpp1.6"], additional_headers={"Authorization": "Basic Q1A6cHc="}) as ws:
+    with connect(
+        url, subprotocols=[Subprotocol("ocpp1.6")], additional_headers={"Authorization": "Basic Q1A6cHc="}
+    ) as ws:
         assert ws.subprotocol == "ocpp1.6"
     (event,) = probes.wait_for("connect", lambda e: e["queryStringParameters"]["chargePointId"] == "CP-SUB")
     context = event["requestContext"]
@@ -39,7 +42,7 @@ def test_connect_without_subprotocol_in_the_response(runtime: LocalRuntime) -> N
 
 def test_connect_refused_with_the_functions_status(runtime: LocalRuntime) -> None:
     with pytest.raises(InvalidStatus) as refused:
-        connect(f"{runtime.charger_ws_url}/REFUSE-1", subprotocols=["ocpp1.6"])
+        connect(f"{runtime.charger_ws_url}/REFUSE-1", subprotocols=[Subprotocol("ocpp1.6")])
     assert refused.value.response.status_code == 401
 
 
@@ -51,7 +54,7 @@ def test_other_paths_are_not_found(runtime: LocalRuntime) -> None:
 
 
 def test_default_route_echoes_through_post_to_connection(runtime: LocalRuntime) -> None:
-    with connect(f"{runtime.charger_ws_url}/CP-ECHO", subprotocols=["ocpp1.6"]) as ws:
+    with connect(f"{runtime.charger_ws_url}/CP-ECHO", subprotocols=[Subprotocol("ocpp1.6")]) as ws:
         ws.send('[2,"1","Heartbeat",{}]')
         reply = json.loads(ws.recv(timeout=15))
         assert reply == {

@@ -120,8 +120,9 @@ def test_queue_redrive_policy_resolves_dlq_arn(template: Template) -> None:
 
 
 def test_bucket_names_are_lower_case(template: Template) -> None:
-    (bucket,) = template.resources_of_type("AWS::S3::Bucket")
-    assert bucket.physical_id == "voltway-local-exportsbucket"
+    buckets = {b.logical_id: b.physical_id for b in template.resources_of_type("AWS::S3::Bucket")}
+    assert buckets["ExportsBucket"] == "voltway-local-exportsbucket"
+    assert all(name == name.lower() for name in buckets.values())
 
 
 def test_intrinsics(tmp_path: Path) -> None:
