@@ -158,8 +158,8 @@ def emulator_bench(n: int, qs: list[StationQuery], rng: random.Random) -> dict[s
             aws_secret_access_key="testing",
         )
         for table, keys in (
-            ("sites", [("tenant_id", "HASH"), ("site_id", "RANGE")]),
-            ("chargers", [("charge_point_id", "HASH")]),
+            (f"sites-{n}", [("tenant_id", "HASH"), ("site_id", "RANGE")]),
+            (f"chargers-{n}", [("charge_point_id", "HASH")]),
         ):
             db.create_table(
                 TableName=table,
@@ -202,13 +202,14 @@ def emulator_bench(n: int, qs: list[StationQuery], rng: random.Random) -> dict[s
                 }
             )
         started = time.perf_counter()
-        for table, items in (("sites", site_items), ("chargers", charger_items)):
+        for table, items in ((f"sites-{n}", site_items), (f"chargers-{n}", charger_items)):
             for i in range(0, len(items), 25):
                 db.batch_write_item(
                     RequestItems={table: [{"PutRequest": {"Item": it}} for it in items[i : i + 25]]}
                 )
         load_s = time.perf_counter() - started
-        search = StationSearch(DynamoSiteRepository(db, "sites"), DynamoLiveStatus(db, "chargers"))
+        # moto keeps its state per process: one pair of tables per size.
+        search = StationSearch(DynamoSiteRepository(db, f"sites-{n}"), DynamoLiveStatus(db, f"chargers-{n}"))
         build = timed(lambda: search.index("bench"))
         sample_qs = qs[: max(40, len(qs) // 4)]
         samples = [timed(lambda q=q: search.search(q)) for q in sample_qs]  # type: ignore[misc]

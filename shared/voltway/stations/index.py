@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from voltway.sites.model import ConnectorSpec, Site
@@ -56,6 +56,8 @@ class StationIndex:
             )
             text = normalize(f"{d.name} {d.address} {d.city}")
             entries.append(Entry(site, d.coordinates.lat, d.coordinates.lon, text, connectors))
+        self._by_id = sorted(entries, key=lambda e: e.site.site_id)
+        self._ids = [e.site.site_id for e in self._by_id]
         entries.sort(key=lambda e: e.lat)
         self._entries = entries
         self._lats = [e.lat for e in entries]
@@ -80,19 +82,24 @@ class StationIndex:
                 found.append(((round(distance * 1000), entry.site.site_id), entry))
         return found
 
-    def candidates(self, query: StationQuery, after: SortKey | None = None) -> list[tuple[SortKey, Entry]]:
-        """Entries that pass the static filters, in result order, strictly after ``after``."""
-        if query.near is not None and query.radius_km is not None:
-            pool = self._near(query)
-        else:
-            pool = [((0, e.site.site_id), e) for e in self._entries]
+    def candidates(
+        self, query: StationQuery, after: SortKey | None = None
+    ) -> Iterator[tuple[SortKey, Entry]]:
+        """Entries that pass the static filters, lazily, in result order, strictly after ``after``."""
         words = normalize(query.text).split() if query.text else []
-        result = [
-            (key, entry)
-            for key, entry in pool
-            if (after is None or key > after)
-            and all(w in entry.text for w in words)
-            and entry.matches_connector(query)
-        ]
-        result.sort(key=lambda pair: pair[0])
-        return result
+
+        def keep(entry: Entry) -> bool:
+            return all(w in entry.text for w in words) and entry.matches_connector(query)
+
+        if query.near is not None and query.radius_km is not None:
+            found = [(k, e) for k, e in self._near(query) if (after is None or k > after) and keep(e)]
+            found.sort(key=lambda pair: pair[0])
+            yield from found
+            return
+        # Without a point: site id order, already sorted, so a page stops early (no per-query sort).
+        start = 0
+        if after is not None:
+            start = bisect.bisect_right(self._ids, after[1])
+        for entry in self._by_id[start:]:
+            if keep(entry):
+                yield (0, entry.site.site_id), entry

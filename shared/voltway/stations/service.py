@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -144,10 +145,11 @@ class StationSearch:
         after = decode_cursor(cursor, query)
         candidates = self.index(query.tenant_id).candidates(query, after)
         found: list[tuple[SortKey, Station]] = []
-        position, chunk = 0, query.limit + 1
-        while position < len(candidates) and len(found) <= query.limit:
-            batch = candidates[position : position + chunk]
-            position += len(batch)
+        chunk = query.limit + 1
+        while len(found) <= query.limit:
+            batch = list(itertools.islice(candidates, chunk))
+            if not batch:
+                break
             live = self._live_for(query.tenant_id, [e for _, e in batch])
             for key, entry in batch:
                 views = connector_views(entry.site, live)
