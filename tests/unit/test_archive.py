@@ -90,3 +90,13 @@ def test_corrupt_object_is_a_typed_error() -> None:
         Archive(blobs).read_partition(
             ArchiveKind.SESSIONS, ["archive/sessions/tenant=t1/day=2025-03-01/x.ndjson.gz"]
         )
+
+
+def test_count_ids_agrees_with_the_deduplicating_reader() -> None:
+    blobs = MemoryBlobs()
+    writer = ArchiveWriter(blobs)
+    writer.append([session(n) for n in range(0, 30)])
+    writer.append([session(n) for n in range(20, 40)])  # 10 records in both batches
+    archive = Archive(blobs)
+    keys = archive.snapshot(ArchiveKind.SESSIONS, "t1", date(2025, 3, 1), date(2025, 3, 1))[0].keys
+    assert archive.count_ids(keys) == len(archive.read_partition(ArchiveKind.SESSIONS, keys)) == 40

@@ -25,6 +25,7 @@ from voltway.archive.records import RECORD_TYPES, ArchiveKind, ArchiveRecord
 
 ROOT = "archive"
 SUFFIX = ".ndjson.gz"
+_ID_PREFIX = '{"id":"'
 
 
 def tenant_prefix(kind: ArchiveKind, tenant_id: str) -> str:
@@ -133,6 +134,21 @@ class Archive:
             for record in self._decode(key):
                 seen.setdefault(record["id"], record)
         return sorted(seen.values(), key=lambda r: (r[time_field], r["id"]))
+
+    def count_ids(self, keys: Iterable[str]) -> int:
+        """Distinct record ids in the objects, without decoding the records (ids are the first field)."""
+        ids: set[str] = set()
+        for key in keys:
+            try:
+                text = gzip.decompress(self._blobs.get(key)).decode("utf-8")
+            except (OSError, EOFError, UnicodeDecodeError) as e:
+                raise ArchiveReadError(f"archive object {key} cannot be decoded: {e}") from e
+            for line in text.splitlines():
+                if line.startswith(_ID_PREFIX):
+                    ids.add(line[7 : line.index('"', 7)])
+                elif line:
+                    ids.add(json.loads(line)["id"])
+        return len(ids)
 
     def _decode(self, key: str) -> Iterator[dict[str, Any]]:
         try:
