@@ -18,6 +18,8 @@ from voltway.api.routes.registration import (
     sites_blueprint,
     stations_blueprint,
 )
+from voltway.billing.http import billing_blueprint, billing_errors
+from voltway.billing.roots import cached_billing
 from voltway.chargers.errors import ChargerNotFound
 from voltway.chargers.http_models import (
     CHARGE_POINT_ID_PATTERN,
@@ -40,6 +42,7 @@ register_conventions(app)  # signed cursors + one error shape on every route
 app.register_blueprint(sites_blueprint())
 app.register_blueprint(stations_blueprint())
 app.register_blueprint(docs_blueprint())
+app.register_blueprint(billing_blueprint())  # tariffs, contracts, CDRs (docs/billing.md)
 _ID = re.compile(CHARGE_POINT_ID_PATTERN)
 _ID_TAG = re.compile(ID_TAG_PATTERN)
 
@@ -73,7 +76,7 @@ def health() -> dict[str, Any]:
 
 
 @app.route("/v1/chargers/{chargePointId}", methods=["PUT"])
-@mapped
+@billing_errors  # = mapped, plus billing's errors (an unknown tariff_id is a 404)
 def put_charger(chargePointId: str) -> dict[str, Any]:
     caller = _operator()
     body = PutChargerRequest.model_validate_json(_request().raw_body or b"{}")
@@ -83,7 +86,13 @@ def put_charger(chargePointId: str) -> dict[str, Any]:
     registration = Registration(
         _charge_point_id(chargePointId), tenant_id, body.password, body.security_profile, body.enabled
     )
-    return charger_view(cached_api().chargers.register(registration))
+    if body.tariff_id is not None:
+        cached_billing().tariffs.get(tenant_id, body.tariff_id)  # 404 before anything is written
+    view = charger_view(cached_api().chargers.register(registration))
+    if "tariff_id" in body.model_fields_set:  # optional: the charger's own tariff (docs/billing.md)
+        cached_billing().tariffs.assign_charger(tenant_id, registration.charge_point_id, body.tariff_id)
+        view["tariff_id"] = body.tariff_id
+    return view
 
 
 @app.route("/v1/chargers/{chargePointId}", methods=["GET"])

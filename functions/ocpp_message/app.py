@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from voltway.adapters.roots import cached_central_system
+from voltway.billing.roots import cached_trigger
 from voltway.observability import metrics
 from voltway.ocpp import websocket_events as ws
 
@@ -13,4 +14,5 @@ from voltway.ocpp import websocket_events as ws
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     frame = ws.frame(event)
     cached_central_system().receive(frame.connection_id, frame.text)
+    cached_trigger().after_frame(frame.text)  # StopTransaction -> CDR request, after the reply
     return ws.response(200)

@@ -22,6 +22,8 @@ class PutChargerRequest(BaseModel):
     security_profile: Literal[1, 2] = 1
     enabled: bool = True
     tenant_id: str | None = Field(default=None, min_length=1, max_length=64)
+    # Optional, additive: the charger's own tariff (billing; absent = unchanged, null = none of its own).
+    tariff_id: str | None = Field(default=None, min_length=1, max_length=36)
 
 
 def _iso(moment: datetime | None) -> str | None:
