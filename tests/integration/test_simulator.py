@@ -355,21 +355,26 @@ def test_the_simulator_answers_the_central_systems_commands() -> None:
 
 
 class OperatorApiStub(BaseHTTPRequestHandler):
-    """``PUT /v1/chargers/{id}``: checks the operator token, then lets the charger in."""
+    """``PUT /v1/chargers/{id}``: checks the operator token, then lets the charger in;
+    ``PUT /v1/id-tags/{tag}``: records the tag."""
 
     issuer: LocalIssuer
     info: LocalInfo
     central: CentralSystem
     registered: dict[str, dict[str, Any]]
+    id_tags: dict[str, dict[str, Any]]
 
     def do_PUT(self) -> None:
         token = self.headers.get("Authorization", "").removeprefix("Bearer ")
         claims = self.issuer.verify(token, issuer=self.info.jwt_issuer, audience=self.info.jwt_audience)
         assert "operator" in claims["cognito:groups"]
-        charger_id = self.path.removeprefix("/v1/chargers/")
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.registered[charger_id] = body
-        self.central.passwords[charger_id] = body["password"]
+        if self.path.startswith("/v1/id-tags/"):
+            self.id_tags[self.path.removeprefix("/v1/id-tags/")] = body
+        else:
+            charger_id = self.path.removeprefix("/v1/chargers/")
+            self.registered[charger_id] = body
+            self.central.passwords[charger_id] = body["password"]
         self.send_response(HTTPStatus.CREATED)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
@@ -415,6 +420,7 @@ def test_cli_registers_chargers_then_runs_against_the_local_stack_url(
         monkeypatch.setenv("VOLTWAY_STATE_DIR", str(tmp_path))
         OperatorApiStub.issuer = LocalIssuer.load_or_create(tmp_path / "local-issuer-key.pem")
         OperatorApiStub.info, OperatorApiStub.central, OperatorApiStub.registered = info, cs, {}
+        OperatorApiStub.id_tags = {}
 
         argv = ["simulate", "--chargers", "2", "--sessions", "1", "--prefix", "CLI", "--register"]
         argv += ["--meter-samples", "2", "--sample-interval", "0.05", "--json", "--timeout", "20"]
@@ -430,6 +436,10 @@ def test_cli_registers_chargers_then_runs_against_the_local_stack_url(
     summary = json.loads(out.out)
     assert exit_code == 0, out.err
     assert set(OperatorApiStub.registered) == {"CLI0001", "CLI0002"}
+    assert OperatorApiStub.id_tags == {
+        "TAG-CLI0001": {"status": "Accepted"},
+        "TAG-CLI0002": {"status": "Accepted"},
+    }
     assert all(
         b["security_profile"] == 1 and len(b["password"]) >= 16 for b in OperatorApiStub.registered.values()
     )
@@ -437,3 +447,51 @@ def test_cli_registers_chargers_then_runs_against_the_local_stack_url(
     assert summary["chargers"]["connected"] == 2
     assert summary["sessions"]["completed"] == 2
     assert summary["responses"]["MeterValues"]["CALLRESULT"] == 4
+
+
+class SlowToAnswer(CentralSystem):
+    """Leaves the first ``stalls`` opening handshakes unanswered for a while, like a busy gateway."""
+
+    def __init__(self, passwords: dict[str, str], stalls: int) -> None:
+        super().__init__(passwords)
+        self.stalls = stalls
+        self.handshakes = 0
+
+    async def check_auth_slowly(self, connection: ServerConnection, request: Request) -> Response | None:
+        self.handshakes += 1
+        if self.handshakes <= self.stalls:
+            await asyncio.sleep(1.0)
+        return self.check_auth(connection, request)
+
+
+@asynccontextmanager
+async def slow_central_system(cs: SlowToAnswer) -> AsyncIterator[str]:
+    server: Server = await serve(
+        cs.handle,
+        "127.0.0.1",
+        0,
+        subprotocols=[Subprotocol("ocpp1.6")],
+        process_request=cs.check_auth_slowly,
+        compression=None,
+    )
+    try:
+        yield f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ocpp"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(("stalls", "attempts", "outcome"), [(2, 3, "completed"), (3, 3, "unreachable")])
+def test_an_unanswered_handshake_is_retried_like_a_real_charger(
+    stalls: int, attempts: int, outcome: str
+) -> None:
+    async def scenario() -> tuple[RunStats, SlowToAnswer]:
+        cs = SlowToAnswer(passwords(1), stalls)
+        async with slow_central_system(cs) as url:
+            cfg = config(url, 1, charger=FAST, connect_timeout_s=0.3, connect_attempts=attempts)
+            return await run_simulation(cfg), cs
+
+    stats, cs = asyncio.run(scenario())
+
+    assert stats.outcomes == {"SIM0001": ChargerOutcome(outcome)}
+    assert cs.handshakes == min(stalls + 1, attempts)

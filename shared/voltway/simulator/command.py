@@ -97,6 +97,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--response-timeout", type=_positive_float, default=30.0, metavar="S", help="per CALL (30)"
     )
+    run.add_argument(
+        "--connect-timeout", type=_positive_float, default=10.0, metavar="S", help="per handshake (10)"
+    )
+    run.add_argument(
+        "--connect-attempts",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="handshakes tried per charger, with a doubling back-off, before it counts as unreachable (4)",
+    )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
     run.add_argument("-v", "--verbose", action="store_true", help="log every frame (the ocpp package's log)")
@@ -144,6 +154,8 @@ def build_config(args: argparse.Namespace) -> SimulationConfig:
         concurrency=args.concurrency,
         duration_s=args.duration,
         timeout_s=args.timeout,
+        connect_timeout_s=args.connect_timeout,
+        connect_attempts=args.connect_attempts,
         charger=ChargerSettings(
             connectors=args.connectors,
             max_power_w=args.max_power,

@@ -39,6 +39,9 @@ class SimulationConfig:
     duration_s: float = 0.0  # keep chargers connected at least this long after the start
     timeout_s: float = 300.0  # hard limit for the whole run
     connect_timeout_s: float = 10.0
+    # Like real chargers, retry a connection that timed out or was dropped before the upgrade, with a
+    # doubling back-off (a busy gateway is not a refusal). Refusals (HTTP 4xx) are never retried.
+    connect_attempts: int = 4
     charger: ChargerSettings = field(default_factory=ChargerSettings)
 
     def charger_ids(self) -> list[str]:
@@ -65,42 +68,49 @@ def basic_auth_header(user: str, password: str) -> str:
 async def run_charger(
     config: SimulationConfig, charger_id: str, stats: RunStats, linger_until: float
 ) -> SimulatedCharger | None:
-    """Connect one charger, run its flow, record the outcome. Returns the charger if it connected."""
+    """Connect one charger (retrying unanswered handshakes), run its flow, record the outcome.
+    Returns the charger if it connected."""
     url = charger_url(config.url, charger_id)
     password = config.password_for(charger_id)
     headers = {"Authorization": basic_auth_header(charger_id, password)} if password else {}
     host = urlsplit(url).hostname or ""
-    try:
-        async with connect(
-            url,
-            subprotocols=[SUBPROTOCOL],
-            additional_headers=headers,
-            open_timeout=config.connect_timeout_s,
-            compression=None,  # API Gateway does not negotiate permessage-deflate; chargers rarely do
-            proxy=None if host in LOOPBACK_HOSTS else True,
-            max_size=128 * 1024,
-        ) as ws:
-            if ws.subprotocol != SUBPROTOCOL:
-                stats.charger_finished(
-                    charger_id, ChargerOutcome.REFUSED, f"server did not select subprotocol {SUBPROTOCOL}"
-                )
+    backoff_s = 1.0
+    for attempt in range(1, max(1, config.connect_attempts) + 1):
+        try:
+            ws = await connect(
+                url,
+                subprotocols=[SUBPROTOCOL],
+                additional_headers=headers,
+                open_timeout=config.connect_timeout_s,
+                compression=None,  # API Gateway does not negotiate permessage-deflate; chargers rarely do
+                proxy=None if host in LOOPBACK_HOSTS else True,
+                max_size=128 * 1024,
+            )
+            break
+        except InvalidStatus as e:
+            response = e.response
+            reason = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+            stats.charger_finished(charger_id, ChargerOutcome.REFUSED, reason)
+            return None
+        except InvalidHandshake as e:
+            stats.charger_finished(charger_id, ChargerOutcome.REFUSED, f"handshake failed: {e}")
+            return None
+        except (OSError, TimeoutError) as e:
+            if attempt >= config.connect_attempts:
+                stats.charger_finished(charger_id, ChargerOutcome.UNREACHABLE, f"{type(e).__name__}: {e}")
                 return None
-            stats.charger_connected(charger_id)
-            cp = SimulatedCharger(charger_id, ws, config.charger, stats)
-            await _drive(cp, stats, linger_until)
-            return cp
-    except InvalidStatus as e:
-        response = e.response
-        stats.charger_finished(
-            charger_id,
-            ChargerOutcome.REFUSED,
-            f"HTTP {response.status_code} {response.reason_phrase}".strip(),
-        )
-    except InvalidHandshake as e:
-        stats.charger_finished(charger_id, ChargerOutcome.REFUSED, f"handshake failed: {e}")
-    except (OSError, TimeoutError) as e:
-        stats.charger_finished(charger_id, ChargerOutcome.UNREACHABLE, f"{type(e).__name__}: {e}")
-    return None
+            await asyncio.sleep(backoff_s)
+            backoff_s *= 2
+    async with ws:
+        if ws.subprotocol != SUBPROTOCOL:
+            stats.charger_finished(
+                charger_id, ChargerOutcome.REFUSED, f"server did not select subprotocol {SUBPROTOCOL}"
+            )
+            return None
+        stats.charger_connected(charger_id)
+        cp = SimulatedCharger(charger_id, ws, config.charger, stats)
+        await _drive(cp, stats, linger_until)
+        return cp
 
 
 async def _drive(cp: SimulatedCharger, stats: RunStats, linger_until: float) -> None:
