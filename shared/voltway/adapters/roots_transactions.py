@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from pynamodb.connection import Connection
 
+from voltway.adapters.aws import client
 from voltway.adapters.dynamo_transactions import (
     ChargerReportsItem,
     DataTransferItem,
@@ -22,6 +23,8 @@ from voltway.adapters.dynamo_transactions import (
     TransactionRecord,
     bind_model,
 )
+from voltway.archive.archive import ArchiveWriter
+from voltway.archive.s3 import S3Blobs
 from voltway.config import AwsSettings
 from voltway.idtags.service import IdTagService
 from voltway.ocpp.commands.lifecycle import ReportedLifecycle
@@ -39,6 +42,8 @@ class TransactionSettings(AwsSettings):
     id_tags_table: str
     transactions_table: str
     meter_values_table: str
+    # The export archive (S3); unset: stops are not archived (e.g. functions that never stop transactions).
+    archive_bucket: str | None = None
 
 
 class ChargerProfileSettings(TransactionSettings):
@@ -60,7 +65,11 @@ def _services(settings: TransactionSettings) -> tuple[IdTagService, TransactionS
     reports = DynamoChargerReports(
         bind_model(ChargerReportsItem, settings.chargers_table, region=region, host=host)
     )
-    return id_tags, TransactionService(repository, meter_values, id_tags), reports
+    archive = None
+    if settings.archive_bucket:
+        s3 = client("s3", region=region, endpoint_url=host)
+        archive = ArchiveWriter(S3Blobs(s3, settings.archive_bucket))
+    return id_tags, TransactionService(repository, meter_values, id_tags, archive), reports
 
 
 def register_charger_profiles(

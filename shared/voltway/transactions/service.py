@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from voltway.archive.archive import RecordArchive
+from voltway.archive.transactions import session_record_of
 from voltway.idtags.model import IdTagInfo, IdTagStatus
 from voltway.idtags.service import IdTagService
 from voltway.observability import count, logger
@@ -120,11 +122,17 @@ def register_anomalies(tx: Transaction, reading: Reading) -> set[str]:
 
 class TransactionService:
     def __init__(
-        self, transactions: TransactionRepository, meter_values: MeterValueStore, id_tags: IdTagService
+        self,
+        transactions: TransactionRepository,
+        meter_values: MeterValueStore,
+        id_tags: IdTagService,
+        archive: RecordArchive | None = None,
     ) -> None:
         self._transactions = transactions
         self._meter_values = meter_values
         self._id_tags = id_tags
+        # The export source (docs/decisions/export-source.md): every stop that DynamoDB holds is archived.
+        self._archive = archive
 
     # ------------------------------------------------------------------ central system
     def start(self, request: StartRequest) -> Started:
@@ -261,7 +269,12 @@ class TransactionService:
         stop = StopRecord(
             request.stopped_at, request.meter_stop, request.reason, request.id_tag, request.unique_id
         )
-        if self._transactions.stop(tx.transaction_id, stop, anomalies):
+        recorded = self._transactions.stop(tx.transaction_id, stop, anomalies)
+        if recorded or (tx.stopped_at, tx.meter_stop) == (request.stopped_at, request.meter_stop):
+            # First stop or a retry of it: (re)archive. Idempotent (same record, same batch key); a failure
+            # fails the frame, so the charger's retry archives it, never a DynamoDB stop without archive.
+            self._archive_session(tx, request)
+        if recorded:
             count("TransactionStopped")
             if anomalies:
                 count("TransactionAnomaly")
@@ -273,6 +286,18 @@ class TransactionService:
             self._transactions.flag(tx.transaction_id, {Anomaly.STOPPED_TWICE})
         self._transactions.release_tag(tx.tenant_id, tx.id_tag, tx.transaction_id)
         return info
+
+    def _archive_session(self, tx: Transaction, request: StopRequest) -> None:
+        if self._archive is None:
+            return
+        stopped = replace(
+            tx,
+            stopped_at=request.stopped_at,
+            meter_stop=request.meter_stop,
+            stop_reason=request.reason,
+            stop_id_tag=request.id_tag,
+        )
+        self._archive.append([session_record_of(stopped)])
 
     # ------------------------------------------------------------------ operator
     def get(self, tenant_id: str, transaction_id: int) -> TransactionDetail:
