@@ -52,14 +52,14 @@ class ExportKindSpec:
     amount: Callable[[dict[str, Any]], tuple[str, int] | None]
 
 
-def _minutes(start: str, stop: str) -> float:
-    a, b = _ts(start), _ts(stop)
-    assert a is not None and b is not None
-    return round((b - a).total_seconds() / 60, 2)
+def _minutes(start: datetime | None, stop: datetime | None) -> float | None:
+    return None if start is None or stop is None else round((stop - start).total_seconds() / 60, 2)
 
 
 def _cdr_row(r: dict[str, Any]) -> tuple[Any, ...]:
     cur = r["currency"]
+    exponent = -currency_exponent(cur)
+    started, stopped = _ts(r["started_at"]), _ts(r["stopped_at"])
     return (
         r["id"],
         r["session_id"],
@@ -69,20 +69,21 @@ def _cdr_row(r: dict[str, Any]) -> tuple[Any, ...]:
         r.get("account_id"),
         r.get("id_tag"),
         r.get("partner_id"),
-        _ts(r["started_at"]),
-        _ts(r["stopped_at"]),
-        _minutes(r["started_at"], r["stopped_at"]),
+        started,
+        stopped,
+        _minutes(started, stopped),
         kwh(r["energy_wh"]),
         cur,
-        money(r["price_excl_vat_minor"], cur),
-        money(r["vat_minor"], cur),
-        money(r["price_incl_vat_minor"], cur),
+        Decimal(r["price_excl_vat_minor"]).scaleb(exponent),
+        Decimal(r["vat_minor"]).scaleb(exponent),
+        Decimal(r["price_incl_vat_minor"]).scaleb(exponent),
         r.get("tariff_id"),
         _ts(r["issued_at"]),
     )
 
 
 def _session_row(r: dict[str, Any]) -> tuple[Any, ...]:
+    started, stopped = _ts(r["started_at"]), _ts(r["stopped_at"])
     return (
         r["id"],
         r["transaction_id"],
@@ -92,9 +93,9 @@ def _session_row(r: dict[str, Any]) -> tuple[Any, ...]:
         r.get("account_id"),
         r.get("id_tag"),
         r.get("partner_id"),
-        _ts(r["started_at"]),
-        _ts(r["stopped_at"]),
-        _minutes(r["started_at"], r["stopped_at"]),
+        started,
+        stopped,
+        _minutes(started, stopped),
         kwh(r["meter_start_wh"]),
         kwh(r["meter_stop_wh"]),
         kwh(r["energy_wh"]),
