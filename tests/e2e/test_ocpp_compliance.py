@@ -292,6 +292,7 @@ class Stack:
         )
         self._tasks: list[asyncio.Task[Any]] = []
         self._sockets: list[ClientConnection] = []
+        self.charger_class: type[Charger] = Charger
 
     def http(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
@@ -328,7 +329,7 @@ class Stack:
             additional_headers={"Authorization": f"Basic {auth}"},
             open_timeout=30,
         )
-        charger = Charger(charge_point_id, ws)
+        charger = self.charger_class(charge_point_id, ws)
         self._sockets.append(ws)
         self._tasks.append(asyncio.get_running_loop().create_task(charger.start()))
         return charger
