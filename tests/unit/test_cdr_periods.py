@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from voltway.billing.periods import PeriodAnomaly, Thresholds, build_periods
 from voltway.idtags.model import IdTagStatus
 from voltway.tariffs import CdrDimensionType, ChargingPeriod, Tariff
@@ -130,3 +133,27 @@ def test_kwh_units_and_phase_power_sum() -> None:
 def test_zero_length_session_still_has_one_period() -> None:
     built = build_periods(tx(0, 100, 100), [])
     assert len(built.periods) == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    readings=st.lists(
+        st.tuples(st.integers(-10, 70), st.integers(0, 30000), st.integers(0, 22000)), max_size=12
+    ),
+    meter_stop=st.integers(0, 30000),
+)
+def test_any_samples_give_non_negative_volumes_that_add_up(
+    readings: list[tuple[int, int, int]], meter_stop: int
+) -> None:
+    samples = [s for minute, wh, w in readings for s in (reg(minute, wh), power(minute, w))]
+    built = build_periods(tx(60, 1000, meter_stop), samples)
+    total_kwh = sum((dims(p).get(D.ENERGY, Decimal(0)) for p in built.periods), Decimal(0))
+    assert total_kwh == Decimal(max(0, meter_stop - 1000)) / 1000
+    hours = Decimal(0)
+    for p in built.periods:
+        d = dims(p)
+        assert all(v >= 0 for v in d.values())
+        hours += d.get(D.TIME, Decimal(0)) + d.get(D.PARKING_TIME, Decimal(0))
+    assert hours == 1
+    starts = [p.start_date_time for p in built.periods]
+    assert starts == sorted(starts)
