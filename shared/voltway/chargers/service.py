@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,13 @@ from voltway.observability import count, logger
 
 OCPP16_SUBPROTOCOL = "ocpp1.6"
 Clock = Callable[[], datetime]
-_DUMMY_HASH = hash_password("voltway-no-such-charger")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown chargers, so their refusal costs what a wrong password costs.
+    Made on first need, not at import: scrypt costs ~0.2 s of every function's cold start otherwise."""
+    return hash_password("voltway-no-such-charger")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +107,7 @@ class ChargerRegistry:
             raise AuthenticationFailed("username differs from the charge point id")
         charger = self._chargers.get(charge_point_id)
         # Unknown ids cost a hash too, so response times do not tell which ids exist.
-        stored = charger.password_hash if charger is not None else _DUMMY_HASH
+        stored = charger.password_hash if charger is not None else _dummy_hash()
         if not verify_password(password, stored) or charger is None:
             raise AuthenticationFailed("unknown charger or wrong password")
         if not charger.enabled:
