@@ -5,15 +5,21 @@ capabilities, and reconnect storms queue one read at most."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from voltway.adapters.dynamo_commands import DynamoBootReadClaims, DynamoReportedStateStore
 from voltway.chargers.memory import InMemoryChargerRepository, InMemoryConnectionRegistry
 from voltway.chargers.passwords import hash_password
+from voltway.local.resources import provision_template
 from voltway.ocpp.central_system import CentralSystem
-from voltway.ocpp.commands.lifecycle import capabilities
+from voltway.ocpp.commands.lifecycle import ReportedLifecycle, capabilities
 from voltway.ocpp.commands.memory import (
     InMemoryBootReadClaims,
     InMemoryCommandQueue,
@@ -28,6 +34,7 @@ from voltway.ocpp.core import CorePolicy, CoreProfile
 from voltway.ocpp.dispatch import Dispatcher
 from voltway.ocpp.memory import InMemoryChargerConnections, InMemoryIdempotencyStore, InMemoryMessageAudit
 
+REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 CP = "CP001"
 CONN = "conn-1="
@@ -206,3 +213,44 @@ def test_capabilities_unknown_before_any_read() -> None:
     caps = capabilities(ReportedState(CP))
     assert caps["smart_charging"] is None and caps["ChargeProfileMaxStackLevel"] is None
     assert caps["read_at"] is None
+
+
+# ------------------------------------------------------------------ the DynamoDB adapters (moto in-process)
+
+
+@pytest.fixture
+def commands_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        provisioned = provision_template(None, REPO / "template.yaml")
+        table = provisioned.function_environment("ChargerMonitorFunction")["COMMANDS_TABLE"]
+        yield boto3.client("dynamodb", region_name="eu-west-1"), table
+
+
+@pytest.mark.integration
+def test_dynamo_boot_claims_and_reservation_sweep(commands_table: tuple[Any, str]) -> None:
+    client, table = commands_table
+    claims = DynamoBootReadClaims(client, table)
+    window = timedelta(seconds=60)
+    assert claims.claim(CP, NOW, NOW - window) is True
+    assert claims.claim(CP, NOW + timedelta(seconds=30), NOW + timedelta(seconds=30) - window) is False
+    later = NOW + timedelta(seconds=61)
+    assert claims.claim(CP, later, later - window) is True
+    assert claims.claim("CP002", NOW, NOW - window) is True  # per charger
+
+    store = DynamoReportedStateStore(client, table)
+    reservation = {"connector_id": 1, "id_tag": "T", "expiry_date": "2026-01-02T04:00:00+01:00"}
+    assert store.save(ReportedState(CP, reservations={"1": {**reservation, "status": "Reserved"}}))
+    assert store.save(ReportedState("CP002", reservations={"2": {**reservation, "status": "Cancelled"}}))
+    assert store.due_reservations(NOW - timedelta(minutes=5)) == []
+    assert store.due_reservations(NOW) == [CP]  # 04:00+01:00 is 03:00Z
+    lifecycle = ReportedLifecycle(store, store)
+    assert lifecycle.expire_reservations(NOW) == 1
+    assert store.get(CP).reservations["1"]["status"] == "Expired"
+    assert store.due_reservations(NOW) == []  # the attribute left with the last Reserved one
