@@ -26,6 +26,8 @@ class CdrRequest(BaseModel):
 
 def stopped_transaction(frame_text: str) -> int | None:
     """The transaction id of a StopTransaction CALL frame, else None (anything unreadable included)."""
+    if "StopTransaction" not in frame_text:  # every frame passes here: skip the second parse
+        return None
     try:
         frame = json.loads(frame_text)
     except ValueError:
