@@ -193,3 +193,23 @@ def test_ocpi_view_has_every_required_field_of_the_spec(world: World) -> None:
     assert (
         price_cdr(parsed.tariffs[0], parsed, policy=BILLING_POLICY).total_cost.excl_vat == cdr.total_excl_vat
     )
+
+
+def test_trigger_requests_a_cdr_for_stop_calls_only_and_never_raises() -> None:
+    from voltway.billing.memory import MemoryCdrQueue
+    from voltway.billing.trigger import CdrTrigger, stopped_transaction
+
+    queue = MemoryCdrQueue()
+    trigger = CdrTrigger(queue)
+    trigger.after_frame('[2,"u1","StopTransaction",{"transactionId":42,"meterStop":1,"timestamp":"x"}]')
+    trigger.after_frame('[3,"u1",{"transactionId":43}]')
+    trigger.after_frame('[2,"u2","StopTransaction",{"transactionId":true}]')
+    trigger.after_frame("not json StopTransaction")
+    assert queue.sent == [42]
+    assert stopped_transaction('[2,"u","Heartbeat",{}]') is None
+
+    class Broken:
+        def enqueue(self, transaction_id: int) -> None:
+            raise RuntimeError("queue down")
+
+    CdrTrigger(Broken()).after_frame('[2,"u1","StopTransaction",{"transactionId":1}]')  # logged only
