@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:#@+=-]{0,199}$"
-TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+TENANT_PATTERN = r"^[^/\s]{1,128}$"  # any tenant id that is one safe S3 key segment
 
 
 def format_ts(moment: datetime) -> str:
