@@ -609,6 +609,29 @@ def test_tc_010_011_012_remote_start_and_remote_stop(stack: Stack, cp: Charger) 
         cp.script.pop("RemoteStartTransaction")
 
 
+def test_tc_023_authorize_invalid_blocked_expired(stack: Stack, cp: Charger) -> None:
+    """TC_023_1/2/3 Start Charging Session - Authorize Invalid / Expired / Blocked (numbers from memory):
+    the id tag statuses the platform answers with; a refused tag's StartTransaction still gets a
+    transaction id with the refusal in idTagInfo (docs/ocpp.md)."""
+    stack.tag("TC-BLOCKED", "Blocked")
+    stack.tag("TC-EXPIRED", "Accepted", expiry_date="2020-01-01T00:00:00Z")
+    for id_tag, status in (("TC-NOBODY", "Invalid"), ("TC-BLOCKED", "Blocked"), ("TC-EXPIRED", "Expired")):
+        assert stack.send(cp, call.Authorize(id_tag=id_tag)).id_tag_info["status"] == status
+    started = stack.send(
+        cp, call.StartTransaction(connector_id=2, id_tag="TC-BLOCKED", meter_start=0, timestamp=now())
+    )
+    assert started.id_tag_info["status"] == "Blocked" and started.transaction_id > 0
+    stack.stop(cp, started.transaction_id, 0, reason="DeAuthorized")
+    stack.status(cp, 2, "Available")
+
+
+def test_tc_064_data_transfer_to_a_central_system(stack: Stack, cp: Charger) -> None:
+    """TC_064_CSMS Data Transfer to a Central System: an unknown vendor id is not accepted
+    (UnknownVendorId: the schema's wire value)."""
+    answer = stack.send(cp, call.DataTransfer(vendor_id="com.unknown.vendor", message_id="x", data="y"))
+    assert answer.status == "UnknownVendorId"
+
+
 # ------------------------------------------------------------------------ reset, unlock, availability
 
 
@@ -838,6 +861,37 @@ def test_tc_047_reservation_of_a_connector_expire(stack: Stack, cp: Charger) -> 
     assert connector_status(view, 2) == "Available"
     expired = {r["reservation_id"]: r for r in view["reported"]["reservations"]}[471]
     assert expired["status"] == "Expired" and expired["ended_at"] is not None
+
+
+def test_tc_049_reservation_of_a_charge_point_and_tc_053_parent_id_tag(stack: Stack) -> None:
+    """TC_049 Reservation of a Charge Point - Transaction (connectorId 0) and TC_053 Use a reserved
+    Connector with parentIdTag (numbers from memory): the charger decides which tag may use the
+    reservation (section 5.13); the platform answers Authorize with the child's parentIdTag and records
+    the reservation as used by the transaction that carries its reservationId."""
+    cp_id = "TC-CP-RESERVE-0"
+    charger = stack.connect(cp_id)
+    stack.tag("TC-PARENT")
+    stack.tag("TC-CHILD", parent_id_tag="TC-PARENT")
+    expiry = utc(datetime.now(UTC) + timedelta(minutes=10))
+    body = {"connectorId": 0, "expiryDate": expiry, "idTag": TAG, "reservationId": 491}
+    assert stack.command(cp_id, "ReserveNow", body)["status"] == "accepted"
+    tx = stack.start(charger, 2, reservation_id=491)
+    assert reservations(stack, cp_id)[491]["status"] == "Used"
+    assert reservations(stack, cp_id)[491]["transaction_id"] == tx
+    stack.stop(charger, tx, 1)
+    body = {"connectorId": 1, "expiryDate": expiry, "idTag": "TC-OTHER", "parentIdTag": "TC-PARENT"}
+    assert stack.command(cp_id, "ReserveNow", {**body, "reservationId": 531})["status"] == "accepted"
+    assert reservations(stack, cp_id)[531]["parent_id_tag"] == "TC-PARENT"
+    info = stack.send(charger, call.Authorize(id_tag="TC-CHILD")).id_tag_info
+    assert info["status"] == "Accepted" and info["parent_id_tag"] == "TC-PARENT"
+    started = stack.send(
+        charger,
+        call.StartTransaction(
+            connector_id=1, id_tag="TC-CHILD", meter_start=0, timestamp=now(), reservation_id=531
+        ),
+    )
+    assert reservations(stack, cp_id)[531]["transaction_id"] == started.transaction_id
+    stack.stop(charger, started.transaction_id, 2)
 
 
 def test_tc_051_052_cancel_reservation(stack: Stack, cp: Charger) -> None:
