@@ -18,6 +18,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "token": ("voltway.identity.command", "print a JWT for the local stack"),
     "charger": ("voltway.chargers.command", "manage chargers through the operator API"),
     "price": ("voltway.tariffs.command", "price a CDR or charging periods with an OCPI 2.2.1 tariff"),
+    "seed": (
+        "voltway.archive.command",
+        "fill the local stack with synthetic sessions and CDRs (archive + chargers)",
+    ),
+    "export": (
+        "voltway.exports.command",
+        "request a finance export through the API and wait for its download URL",
+    ),
     "package": ("voltway.packaging", "build the Lambda layers and function artifacts into build/"),
 }
 
