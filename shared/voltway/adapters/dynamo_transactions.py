@@ -92,6 +92,7 @@ class TransactionRecord(Model):
     last_power_at = UTCDateTimeAttribute(null=True)
     anomalies = UnicodeSetAttribute(null=True)
     received_at = UTCDateTimeAttribute(null=True)
+    stop_reason_requested = UnicodeAttribute(null=True)  # fleet time limit: "time_limit"
     by_charger = TransactionsByCharger()
 
 
@@ -224,6 +225,7 @@ class DynamoTransactionRepository:
             last_power_at=item.last_power_at,
             anomalies=frozenset(item.anomalies or ()),
             received_at=item.received_at,
+            stop_reason_requested=item.stop_reason_requested,
         )
 
     @staticmethod
@@ -333,6 +335,10 @@ class DynamoTransactionRepository:
     def flag(self, transaction_id: int, anomalies: set[str]) -> None:
         if anomalies:
             self._update(transaction_id, [self._model.anomalies.add(set(anomalies))], self._model.pk.exists())
+
+    def request_stop(self, transaction_id: int, reason: str) -> None:
+        m = self._model
+        self._update(transaction_id, [m.stop_reason_requested.set(reason)], m.pk.exists())
 
     def stop(self, transaction_id: int, stop: StopRecord, anomalies: set[str]) -> bool:
         m = self._model

@@ -210,6 +210,7 @@ class DynamoCdrs:
             ("credit_of", cdr.credit_of),
             ("tariff_id", cdr.tariff_id),
             ("contract_id", cdr.contract_id),
+            ("stop_reason", cdr.stop_reason),
         ):
             if value is not None:
                 item[name] = {"S": str(value)}
@@ -244,6 +245,7 @@ class DynamoCdrs:
             tariff_id=opt("tariff_id"),
             contract_id=opt("contract_id"),
             anomalies=tuple(a["S"] for a in item.get("anomalies", {}).get("L", [])),
+            stop_reason=opt("stop_reason"),
         )
 
     def get(self, cdr_id: str) -> IssuedCdr | None:

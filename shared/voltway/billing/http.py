@@ -72,6 +72,8 @@ class PutContractRequest(BaseModel):
     monthly_fee: str | float | None = None
     vat: str | float | None = None
     description: str | None = None
+    max_session_minutes: str | float | int | None = None
+    tx_profile_safety_net: bool = False
 
 
 def tariff_view(stored: StoredTariff, is_default: bool) -> dict[str, Any]:
@@ -102,6 +104,7 @@ def cdr_view(cdr: IssuedCdr) -> dict[str, Any]:
             "credit_of": cdr.credit_of,
             "anomalies": list(cdr.anomalies),
             "issued_at": cdr.issued_at.isoformat(),
+            "stop_reason": cdr.stop_reason,
         },
     }
 

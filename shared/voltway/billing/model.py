@@ -67,6 +67,11 @@ class Contract(BaseModel):
     monthly_fee: Decimal | None = Field(default=None, ge=0)
     vat: Decimal | None = Field(default=None, ge=0)
     description: str | None = Field(default=None, max_length=255)
+    max_session_minutes: Decimal | None = Field(default=None, gt=0, le=1440)
+    """Fleet time limit (docs/fleet-limits.md): each session is stopped this many minutes after its start
+    (fractions allowed, e.g. 0.05 = 3 s in tests). Only account contracts are consulted for it."""
+    tx_profile_safety_net: bool = False
+    """With ``max_session_minutes``: also send a TxProfile dropping to 0 W at the limit."""
 
     @model_validator(mode="after")
     def _subject(self) -> Contract:
@@ -100,6 +105,7 @@ class IssuedCdr:
     tariff_id: str | None = None
     contract_id: str | None = None
     anomalies: tuple[str, ...] = field(default_factory=tuple)
+    stop_reason: str | None = None  # why the session ended (Transaction.ended_by), e.g. "time_limit"
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,8 +113,10 @@ def cdr_json(
         "total_reservation_cost": price_json(price.total_reservation_cost),
         "last_updated": iso(issued_at),
     }
-    if tx.stop_reason:
-        out["remark"] = f"stop reason: {tx.stop_reason}"[:255]
+    # OCPI 2.2.1 has no stop-reason field; ``remark`` is its human-readable place "for example: reason
+    # why a transaction was stopped". ``ended_by`` is the platform's reason (time_limit) or OCPP's.
+    if tx.ended_by:
+        out["remark"] = f"stop reason: {tx.ended_by}"[:255]
     return out
 
 

@@ -217,6 +217,7 @@ class CdrService:
             tariff_id=tariff.id,
             contract_id=contract.contract_id if contract else None,
             anomalies=anomalies,
+            stop_reason=tx.ended_by,
         )
         try:
             self._cdrs.put_new(cdr)
@@ -272,6 +273,7 @@ class CdrService:
             tariff_id=original.tariff_id,
             contract_id=original.contract_id,
             anomalies=original.anomalies,
+            stop_reason=original.stop_reason,
         )
         try:
             self._cdrs.put_new(credit)

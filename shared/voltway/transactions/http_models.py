@@ -45,6 +45,8 @@ def transaction_view(detail: TransactionDetail) -> dict[str, Any]:
         "meter_stop": t.meter_stop,
         "energy_wh": t.energy_wh,
         "stop_reason": t.stop_reason,
+        "stop_reason_requested": t.stop_reason_requested,
+        "ended_by": t.ended_by,
         "stop_id_tag": t.stop_id_tag,
         "last_register_wh": t.last_register_wh,
         "last_power_w": t.last_power_w,

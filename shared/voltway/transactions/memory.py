@@ -60,6 +60,11 @@ class InMemoryTransactionRepository:
         if tx is not None and anomalies:
             self.transactions[transaction_id] = replace(tx, anomalies=tx.anomalies | anomalies)
 
+    def request_stop(self, transaction_id: int, reason: str) -> None:
+        tx = self.transactions.get(transaction_id)
+        if tx is not None:
+            self.transactions[transaction_id] = replace(tx, stop_reason_requested=reason)
+
     def stop(self, transaction_id: int, stop: StopRecord, anomalies: set[str]) -> bool:
         tx = self.transactions.get(transaction_id)
         if tx is None or tx.stopped_at is not None:

@@ -93,10 +93,22 @@ class Transaction:
     last_power_at: datetime | None = None
     anomalies: frozenset[str] = field(default_factory=frozenset)
     received_at: datetime | None = None
+    stop_reason_requested: str | None = None
+    """Why the platform asked the charger to stop (RemoteStopTransaction), e.g. ``time_limit``."""
 
     @property
     def active(self) -> bool:
         return self.stopped_at is None
+
+    @property
+    def ended_by(self) -> str | None:
+        """Why the session ended, in the platform's words: the requested reason when the charger stopped
+        because of the platform's RemoteStopTransaction (OCPP reason ``Remote``), else the OCPP reason."""
+        if self.stopped_at is None:
+            return None
+        if self.stop_reason_requested is not None and self.stop_reason == "Remote":
+            return self.stop_reason_requested
+        return self.stop_reason
 
     @property
     def energy_wh(self) -> int | None:

@@ -47,6 +47,10 @@ class TransactionRepository(Protocol):
 
     def flag(self, transaction_id: int, anomalies: set[str]) -> None: ...
 
+    def request_stop(self, transaction_id: int, reason: str) -> None:
+        """Record why the platform asked the charger to stop (``stop_reason_requested``; idempotent)."""
+        ...
+
     def stop(self, transaction_id: int, stop: StopRecord, anomalies: set[str]) -> bool:
         """Record the stop unless one is recorded already (False then: first stop wins)."""
         ...
