@@ -1,11 +1,12 @@
 """Event source mappings and schedules, played locally: SQS pollers and a scheduler.
 
-SQS: one poller per ``SQS`` event of a function receives up to ``BatchSize`` messages (in receives of at
-most 10, within ``MaximumBatchingWindowInSeconds``), invokes the function with an SQS event and deletes
-what succeeded: with ``ReportBatchItemFailures`` all but the reported ``batchItemFailures``; without it,
-everything on success and nothing on a function error. Failed messages come back after the queue's
-visibility timeout; the queue's RedrivePolicy (enforced by moto server itself, measured with moto 5.2.5)
-moves them to the DLQ after ``maxReceiveCount`` receives.
+SQS: one poller per ``SQS`` event of a function delivers up to N batches concurrently (N = the event's
+``ScalingConfig.MaximumConcurrency`` if set, capped by the function's local concurrency). Each batch is
+up to ``BatchSize`` messages (in receives of at most 10, within ``MaximumBatchingWindowInSeconds``); the
+function is invoked with an SQS event and what succeeded is deleted: with ``ReportBatchItemFailures`` all
+but the reported ``batchItemFailures``; without it, everything on success and nothing on a function error.
+Failed messages come back after the queue's visibility timeout; the queue's RedrivePolicy (enforced by
+moto server itself, measured with moto 5.2.5) moves them to the DLQ after ``maxReceiveCount`` receives.
 
 Schedules: ``Schedule``/``ScheduleV2`` events fire on their ``rate()``/``cron()`` expression;
 ``schedule_scale`` (e.g. 1/60 makes ``rate(1 minute)`` fire every second) or a fixed ``schedule_interval``
@@ -30,7 +31,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voltway.local.lambdas import LambdaService
-from voltway.local.template import ACCOUNT_ID, REGION, ScheduleSpec, SqsEventSourceSpec
+from voltway.local.template import ACCOUNT_ID, REGION, ScheduleSpec, SqsEventSourceSpec, Template
 
 logger = logging.getLogger(__name__)
 events_logger = logging.getLogger("voltway.local.events")
@@ -104,16 +105,68 @@ def messages_to_delete(
     return [m for m in messages if m["MessageId"] not in failed]
 
 
-class SqsPoller:
-    """Delivers one queue's messages to one function (one poller thread, batches invoked one at a time)."""
+def maximum_concurrency(template: Template, source: SqsEventSourceSpec) -> int | None:
+    """``ScalingConfig.MaximumConcurrency`` of the source's SQS event in the template, if set."""
+    function = template.functions.get(source.function)
+    event = function.events.get(source.event_name, {}) if function is not None else {}
+    scaling = (event.get("Properties") or {}).get("ScalingConfig")
+    if not scaling:
+        return None
+    value = template.resolve(scaling).get("MaximumConcurrency")
+    return None if value is None else int(value)
 
-    def __init__(self, source: SqsEventSourceSpec, queue_url: str, sqs: Any, lambdas: LambdaService) -> None:
+
+def poller_concurrency(template: Template, source: SqsEventSourceSpec, function_cap: int) -> int:
+    """How many batches of one source run at once: the mapping's MaximumConcurrency (when set), never
+    more than the function's own concurrency cap in the local Lambda service (at least 1)."""
+    limit = maximum_concurrency(template, source)
+    cap = function_cap if limit is None else min(limit, function_cap)
+    return max(1, cap)
+
+
+class SqsPoller:
+    """Delivers one queue's messages to one function, up to ``concurrency`` batches at a time.
+
+    Lambda's event source mapping polls with several pollers and invokes batches concurrently up to the
+    function's concurrency (and ``ScalingConfig.MaximumConcurrency``). Here one receiver thread receives
+    a batch whenever one of the ``concurrency`` delivery slots is free and hands it to a delivery thread;
+    each batch is deleted (or not) on its own result, exactly as with one poller. Stopping is bounded:
+    the receiver stops receiving, deliveries in flight end when the Lambda service closes (their messages
+    are not deleted and reappear after the visibility timeout).
+    """
+
+    def __init__(
+        self,
+        source: SqsEventSourceSpec,
+        queue_url: str,
+        sqs: Any,
+        lambdas: LambdaService,
+        *,
+        concurrency: int = 1,
+    ) -> None:
         self.source = source
         self.queue_url = queue_url
+        self.concurrency = max(1, concurrency)
         self._sqs = sqs
         self._lambdas = lambdas
         self._stop = threading.Event()
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._peak = 0
         self._thread = threading.Thread(target=self._run, name=f"sqs-{source.function}", daemon=True)
+
+    @property
+    def in_flight(self) -> int:
+        """Batches being delivered right now."""
+        with self._cond:
+            return self._in_flight
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most batches delivered at once since start."""
+        with self._cond:
+            return self._peak
 
     def start(self) -> None:
         self._thread.start()
@@ -122,22 +175,59 @@ class SqsPoller:
         self._stop.set()
 
     def join(self, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
         self._thread.join(timeout)
+        with self._cond:
+            while self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if not self._slots.acquire(timeout=0.5):
+                continue
+            handed_over = False
             try:
                 messages = self._receive_batch()
-                if messages:
-                    self._deliver(messages)
+                if messages and not self._stop.is_set():
+                    self._start_delivery(messages)
+                    handed_over = True
             except (BotoCoreError, ClientError) as e:
                 if self._stop.is_set():
                     return
                 logger.warning("sqs poller %s: %s", self.source.function, e)
                 self._stop.wait(1.0)
-            except RuntimeError as e:  # the Lambda service was stopped under us
-                logger.debug("sqs poller %s stopping: %s", self.source.function, e)
-                return
+            finally:
+                if not handed_over:
+                    self._slots.release()
+
+    def _start_delivery(self, messages: list[dict[str, Any]]) -> None:
+        with self._cond:
+            self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
+        thread = threading.Thread(
+            target=self._deliver_in_slot,
+            args=(messages,),
+            name=f"sqs-{self.source.function}-batch",
+            daemon=True,
+        )
+        thread.start()
+
+    def _deliver_in_slot(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            self._deliver(messages)
+        except (BotoCoreError, ClientError) as e:
+            logger.warning("sqs poller %s: delivery: %s", self.source.function, e)
+        except RuntimeError as e:  # the Lambda service was stopped under us
+            logger.debug("sqs poller %s stopping: %s", self.source.function, e)
+            self._stop.set()
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify_all()
+            self._slots.release()
 
     def _receive_batch(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []

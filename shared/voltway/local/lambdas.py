@@ -216,6 +216,11 @@ class FunctionPool:
         self._initialising = 0
         self._closed = False
 
+    @property
+    def concurrency_cap(self) -> int:
+        """The most environments (so concurrent invocations) this function gets locally."""
+        return self._cap
+
     # ------------------------------------------------------------------ invoke
     def invoke(self, event: Any) -> InvocationResult:
         """Run one invocation; raises :class:`ServiceStopped` if the service stops before it starts."""

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from voltway.local.emulator import Emulator
-from voltway.local.event_sources import Scheduler, SqsPoller
+from voltway.local.event_sources import Scheduler, SqsPoller, poller_concurrency
 from voltway.local.http_gateway import HttpGateway
 from voltway.local.lambdas import DEFAULT_CONCURRENCY, DEFAULT_INIT_TIMEOUT, STOP_GRACE, LambdaService
 from voltway.local.resources import AwsClients, Provisioned, provision
@@ -214,7 +214,11 @@ class LocalRuntime:
         for source in template.sqs_event_sources:
             if not source.enabled:
                 continue
-            poller = SqsPoller(source, self.provisioned.queues[source.queue], clients.sqs, self.lambdas)
+            concurrency = poller_concurrency(
+                template, source, self.lambdas.pool(source.function).concurrency_cap
+            )
+            queue_url = self.provisioned.queues[source.queue]
+            poller = SqsPoller(source, queue_url, clients.sqs, self.lambdas, concurrency=concurrency)
             poller.start()
             self._pollers.append(poller)
         self._scheduler = Scheduler(
@@ -257,6 +261,11 @@ class LocalRuntime:
         module = importlib.import_module(SEED_MODULE)
         logger.info("seeding through %s.seed", SEED_MODULE)
         module.seed(self)
+
+    @property
+    def sqs_pollers(self) -> list[SqsPoller]:
+        """The running SQS pollers (one per enabled SQS event), for tests and diagnostics."""
+        return list(self._pollers)
 
     def stop(self) -> None:
         """Stop everything that started, in reverse order; safe to call twice.
