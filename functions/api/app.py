@@ -12,6 +12,7 @@ from voltway.adapters.commands_http import command_errors, json_object, wait_sec
 from voltway.adapters.http import BadRequest, int_param, mapped, principal
 from voltway.adapters.roots import cached_api, cached_commands, cached_export_service
 from voltway.adapters.roots_transactions import cached_transactions_api
+from voltway.api.routes.driver import driver_blueprint
 from voltway.api.routes.registration import (
     docs_blueprint,
     register_conventions,
@@ -43,6 +44,7 @@ app.register_blueprint(sites_blueprint())
 app.register_blueprint(stations_blueprint())
 app.register_blueprint(docs_blueprint())
 app.register_blueprint(billing_blueprint())  # tariffs, contracts, CDRs (docs/billing.md)
+app.register_blueprint(driver_blueprint())  # drivers' tokens, sessions, history (docs/drivers.md)
 _ID = re.compile(CHARGE_POINT_ID_PATTERN)
 _ID_TAG = re.compile(ID_TAG_PATTERN)
 
