@@ -55,3 +55,34 @@ def test_parts_reassemble_the_file_and_respect_the_minimum(sizes: list[int], min
     big = [r for r in refs if r.piece.compressed_len >= 2 * min_part]
     copied = {id(p.copy_source.segment) for p in parts if p.copy_source is not None}
     assert all(id(r) in copied for r in big)
+
+
+def test_pieces_of_one_to_two_parts_are_copied_whole_after_the_first_boundary() -> None:
+    # Shards of ~70k CDR rows make pieces of ~1.4 S3 parts: topping up from each next piece would leave
+    # a too-small rest every time and gather (download + upload) nearly the whole file.
+    min_part = 3500
+    refs, first = [], 0
+    for _ in range(6):
+        sink = io.BytesIO()
+        rows = ((f"row {i} " + "x" * (i % 13), i) for i in range(first, first + 60))
+        piece = write_piece(rows, COLUMNS, first, sink, level=0)
+        assert min_part < piece.compressed_len < 2 * min_part
+        refs.append(PieceRef.from_bytes(piece, sink.getvalue()))
+        first += 60
+    layout = build_layout(COLUMNS, refs, ExportSummary(first, Decimal(0), {}, datetime(2025, 1, 1)))
+    parts = plan_multipart(layout, min_part=min_part)
+    whole_copies = [
+        p.copy_source.segment
+        for p in parts
+        if p.copy_source is not None
+        and isinstance(p.copy_source.segment, PieceRef)
+        and p.copy_source.length == p.copy_source.segment.piece.compressed_len
+    ]
+    assert whole_copies == refs[1:]  # every piece after the first is copied whole
+    gathered = sum(
+        s.length for p in parts if p.copy_source is None for s in p.slices if isinstance(s.segment, PieceRef)
+    )
+    assert gathered < min_part  # only the top-up from the first piece is downloaded and uploaded again
+    whole = io.BytesIO()
+    write_layout(layout, whole)
+    assert b"".join(read_slice(p) for p in parts) == whole.getvalue()
