@@ -94,7 +94,7 @@ class FakeTransactions:
     def samples(self, transaction_id: int) -> list[MeterSample]:
         return self.meter.get(transaction_id, [])
 
-    def start(self, tx_id: int, tenant: str, cp: str, connector: int, tag: str, at: datetime) -> None:
+    def start(self, tx_id: int, tenant: str, cp: str, connector: int, tag: str, *, at: datetime) -> None:
         self.locks[(tenant, tag)] = tx_id
         self.txs[tx_id] = Transaction(
             tx_id, tenant, cp, connector, tag, IdTagStatus.ACCEPTED, 1000, at, received_at=at
@@ -192,9 +192,9 @@ def test_session_state_machine_to_stopped_with_live_figures(world: World) -> Non
         world.service.stop("t1", "alice", s.session_id)
 
     # A transaction of the same tag on another connector does not link.
-    world.transactions.start(7, "t1", "CP1", 1, "APPTOKEN00", T0)
+    world.transactions.start(7, "t1", "CP1", 1, "APPTOKEN00", at=T0)
     assert world.service.get("t1", "alice", s.session_id).session.state is SessionState.ACCEPTED
-    world.transactions.start(8, "t1", "CP1", 2, "APPTOKEN00", T0 + timedelta(seconds=1))
+    world.transactions.start(8, "t1", "CP1", 2, "APPTOKEN00", at=T0 + timedelta(seconds=1))
     world.clock.now = T0 + timedelta(minutes=30)
     world.transactions.reading(8, 1000 + 5500, 11000.0, T0 + timedelta(minutes=30))
     got = world.service.get("t1", "alice", s.session_id)
@@ -261,7 +261,7 @@ def test_a_late_start_after_a_timeout_still_links(world: World) -> None:
     s = world.service.start("t1", "alice", "CP1", 1).session
     world.commands.answer(s.start_command_id, CommandStatus.TIMEOUT)
     world.service.get("t1", "alice", s.session_id)
-    world.transactions.start(3, "t1", "CP1", 1, s.id_tag, T0)
+    world.transactions.start(3, "t1", "CP1", 1, s.id_tag, at=T0)
     got = world.service.get("t1", "alice", s.session_id)
     assert got.session.state is SessionState.STARTED and got.live is not None and got.live.cost is None
 
@@ -269,7 +269,7 @@ def test_a_late_start_after_a_timeout_still_links(world: World) -> None:
 def test_an_older_transaction_of_the_tag_does_not_link(world: World) -> None:
     world.clock.now = T0 + timedelta(hours=1)
     s = world.service.start("t1", "alice", "CP1", 1).session
-    world.transactions.start(3, "t1", "CP1", 1, s.id_tag, T0)  # received an hour before the request
+    world.transactions.start(3, "t1", "CP1", 1, s.id_tag, at=T0)  # received an hour before the request
     assert world.service.get("t1", "alice", s.session_id).session.state is SessionState.REQUESTED
 
 
