@@ -11,6 +11,7 @@ from voltway.idtags.memory import InMemoryIdTagRepository
 from voltway.idtags.model import IdTag, IdTagStatus
 from voltway.idtags.service import IdTagService
 from voltway.transactions.memory import InMemoryMeterValueStore, InMemoryTransactionRepository
+from voltway.transactions.model import MeterSample, SampledValue
 from voltway.transactions.service import StartRequest, StopRequest, TransactionService
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -76,3 +77,43 @@ def test_a_second_different_stop_is_not_archived() -> None:
     svc.stop(stop(started.transaction_id))
     svc.stop(stop(started.transaction_id, meter_stop=99_999))
     assert [r["meter_stop_wh"] for r in archived(blobs)] == [12_345]
+
+
+def meter_values_archived(blobs: MemoryBlobs) -> list[dict[str, object]]:
+    archive = Archive(blobs)
+    snaps = archive.snapshot(ArchiveKind.METER_VALUES, "t1", date(2025, 3, 1), date(2025, 3, 1))
+    return list(archive.records(ArchiveKind.METER_VALUES, snaps))
+
+
+def test_meter_values_are_archived_once_per_sample_batched_per_frame() -> None:
+    blobs = FlakyBlobs()
+    svc, _ = service(blobs)
+    started = svc.start(StartRequest("t1", "CP1", 1, "TAG1", 1000, T0, None, T0))
+    tx_id = started.transaction_id
+    at = T0 + timedelta(minutes=15)
+    frame = [
+        MeterSample(at, SampledValue("1500")),  # Energy.Active.Import.Register in Wh: the OCPP defaults
+        MeterSample(at, SampledValue("7.2", measurand="Power.Active.Import", unit="kW")),
+        MeterSample(at, SampledValue("16", measurand="Current.Import", phase="L1", unit="A")),
+        MeterSample(at, SampledValue("deadbeef", format="SignedData")),  # not a number: not archived
+    ]
+    blobs.fail_next = True
+    with pytest.raises(ConnectionError):  # the frame fails: the charger retries MeterValues
+        svc.meter_values("CP1", 1, tx_id, frame)
+    svc.meter_values("CP1", 1, tx_id, frame)
+    svc.meter_values("CP1", 1, tx_id, frame)  # a duplicate retry: same ids, same batch object
+    later = [MeterSample(at + timedelta(minutes=15), SampledValue("2500"))]
+    svc.meter_values("CP1", 1, tx_id, later)
+    svc.meter_values("CP1", 1, None, later)  # no transaction: no session to archive it under
+
+    records = meter_values_archived(blobs)
+    assert len(blobs.objects) == 2  # one batch per frame
+    assert sorted((r["timestamp"], r["measurand"], r["value"], r["unit"]) for r in records) == [
+        ("2025-03-01T09:15:00.000Z", "Current.Import", 16.0, "A"),
+        ("2025-03-01T09:15:00.000Z", "Energy.Active.Import.Register", 1500.0, "Wh"),
+        ("2025-03-01T09:15:00.000Z", "Power.Active.Import", 7.2, "kW"),
+        ("2025-03-01T09:30:00.000Z", "Energy.Active.Import.Register", 2500.0, "Wh"),
+    ]
+    assert [r["phase"] for r in records if r["measurand"] == "Current.Import"] == ["L1"]
+    assert all(r["session_id"] == f"CP1:{tx_id}" and r["tenant_id"] == "t1" for r in records)
+    assert len({r["id"] for r in records}) == 4

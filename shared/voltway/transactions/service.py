@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from voltway.archive.archive import RecordArchive
-from voltway.archive.transactions import session_record_of
+from voltway.archive.transactions import meter_value_records_of, session_record_of
 from voltway.idtags.model import IdTagInfo, IdTagStatus
 from voltway.idtags.service import IdTagService
 from voltway.observability import count, logger
@@ -216,6 +216,7 @@ class TransactionService:
             self._meter_values.add(unmatched_series(charge_point_id, transaction_id), samples)
             return
         self._meter_values.add(transaction_series(transaction_id), samples)
+        self._archive_meter_values(tx, samples)
         reading = reading_of(samples)
         anomalies = register_anomalies(tx, reading)
         if reading != Reading():
@@ -286,6 +287,15 @@ class TransactionService:
             self._transactions.flag(tx.transaction_id, {Anomaly.STOPPED_TWICE})
         self._transactions.release_tag(tx.tenant_id, tx.id_tag, tx.transaction_id)
         return info
+
+    def _archive_meter_values(self, tx: Transaction, samples: list[MeterSample]) -> None:
+        # After the store holds them; one batch per frame (per UTC day), ids from the sample identity:
+        # a retried frame rewrites the same object, and a failure fails the frame (the charger retries).
+        if self._archive is None:
+            return
+        records = meter_value_records_of(tx, samples)
+        if records:
+            self._archive.append(records)
 
     def _archive_session(self, tx: Transaction, request: StopRequest) -> None:
         if self._archive is None:
