@@ -1,13 +1,18 @@
 """Scheduled every minute: chargers not heard from for OFFLINE_AFTER_SECONDS go offline, one alert each;
 commands past their deadline time out and the next queued ones are sent; reservations past their
-expiryDate are marked Expired."""
+expiryDate are marked Expired; sessions past their fleet time limit are stopped (docs/fleet-limits.md)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from voltway.adapters.roots import cached_commands, cached_monitor, cached_reported_lifecycle
+from voltway.adapters.roots import (
+    cached_commands,
+    cached_fleet_sweeper,
+    cached_monitor,
+    cached_reported_lifecycle,
+)
 from voltway.observability import metrics
 
 
@@ -17,4 +22,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     reported = root.registry.report_offline(root.offline_after, root.alerts)
     swept = cached_commands().expire_due()
     expired = cached_reported_lifecycle().expire_reservations(datetime.now(UTC))
-    return {"offline": reported, "command_queues_swept": swept, "reservations_expired": expired}
+    fleet = cached_fleet_sweeper()
+    stopped = fleet.sweep() if fleet is not None else 0
+    return {
+        "offline": reported,
+        "command_queues_swept": swept,
+        "reservations_expired": expired,
+        "time_limit_stops": stopped,
+    }

@@ -30,6 +30,8 @@ from voltway.adapters.sns import SnsAlertPublisher
 from voltway.chargers.service import ChargerRegistry
 from voltway.config import AwsSettings
 from voltway.exports.aws import export_service, export_worker
+from voltway.fleet.roots import fleet_limits
+from voltway.fleet.service import FleetLimits
 from voltway.ocpp.central_system import CentralSystem
 from voltway.ocpp.commands.lifecycle import ReportedLifecycle
 from voltway.ocpp.commands.service import CommandPolicy, CommandService
@@ -141,7 +143,12 @@ def central_system(environ: Environ = None) -> CentralSystem:
     CoreProfile(
         chargers, CorePolicy(settings.registration_policy, settings.heartbeat_interval_seconds)
     ).register(dispatcher)
-    register_charger_profiles(dispatcher, environ, lifecycle=reported_lifecycle(environ))
+    register_charger_profiles(
+        dispatcher,
+        environ,
+        lifecycle=reported_lifecycle(environ),
+        limits=fleet_limits(commands(environ), environ),
+    )
     idempotency_model = bind(
         IdempotencyItem,
         settings.ocpp_idempotency_table,
@@ -206,3 +213,11 @@ cached_export_service = functools.cache(export_service)
 cached_export_worker = functools.cache(export_worker)
 cached_commands = functools.cache(commands)
 cached_reported_lifecycle = functools.cache(reported_lifecycle)
+
+
+def fleet_sweeper(environ: Environ = None) -> FleetLimits | None:
+    """The monitor's sweep of due fleet deadlines (None when FLEET_DEADLINES_TABLE is unset)."""
+    return fleet_limits(commands(environ), environ)
+
+
+cached_fleet_sweeper = functools.cache(fleet_sweeper)

@@ -31,7 +31,7 @@ from voltway.ocpp.commands.lifecycle import ReportedLifecycle
 from voltway.ocpp.dispatch import Dispatcher
 from voltway.ocpp.ports import ChargerReports
 from voltway.ocpp.reports import ReportsProfile
-from voltway.ocpp.transactions import TransactionProfile
+from voltway.ocpp.transactions import SessionLimits, TransactionProfile
 from voltway.transactions.service import TransactionService
 
 Environ = Mapping[str, str] | None
@@ -73,13 +73,18 @@ def _services(settings: TransactionSettings) -> tuple[IdTagService, TransactionS
 
 
 def register_charger_profiles(
-    dispatcher: Dispatcher, environ: Environ = None, *, lifecycle: ReportedLifecycle | None = None
+    dispatcher: Dispatcher,
+    environ: Environ = None,
+    *,
+    lifecycle: ReportedLifecycle | None = None,
+    limits: SessionLimits | None = None,
 ) -> None:
     """Authorize, Start/StopTransaction, MeterValues, DataTransfer, Diagnostics/FirmwareStatusNotification.
-    ``lifecycle``: reservations used by StartTransaction, TxProfiles ending with StopTransaction."""
+    ``lifecycle``: reservations used by StartTransaction, TxProfiles ending with StopTransaction.
+    ``limits``: fleet time limits (deadlines recorded at StartTransaction, closed at StopTransaction)."""
     settings = ChargerProfileSettings.from_env(environ)
     id_tags, transactions, reports = _services(settings)
-    TransactionProfile(id_tags, transactions, lifecycle=lifecycle).register(dispatcher)
+    TransactionProfile(id_tags, transactions, lifecycle=lifecycle, limits=limits).register(dispatcher)
     data_transfers = DynamoDataTransferLog(
         bind_model(
             DataTransferItem,

@@ -4,10 +4,11 @@ StopTransaction. Handlers translate OCPP payloads into the transactions/id tags 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ocpp.v16.enums import Action
 
+from voltway.fleet.service import StartedSession
 from voltway.idtags.service import IdTagService
 from voltway.observability import correlate, count, logger
 from voltway.ocpp.commands.lifecycle import ReportedLifecycle
@@ -46,6 +47,14 @@ def samples_of(
     return samples
 
 
+class SessionLimits(Protocol):
+    """Fleet time limits (``voltway.fleet.service.FleetLimits``)."""
+
+    def transaction_started(self, session: StartedSession) -> object: ...
+
+    def transaction_stopped(self, transaction_id: int) -> None: ...
+
+
 class TransactionProfile:
     def __init__(
         self,
@@ -53,10 +62,12 @@ class TransactionProfile:
         transactions: TransactionService,
         *,
         lifecycle: ReportedLifecycle | None = None,
+        limits: SessionLimits | None = None,
     ) -> None:
         self._id_tags = id_tags
         self._transactions = transactions
         self._lifecycle = lifecycle
+        self._limits = limits
 
     def register(self, dispatcher: Dispatcher) -> None:
         dispatcher.register(Action.authorize, self.authorize)
@@ -88,6 +99,20 @@ class TransactionProfile:
             )
         )
         correlate(transaction_id=str(started.transaction_id))
+        if self._limits is not None:
+            # In the frame, not beside it: a deadline that cannot be persisted fails the frame, and the
+            # charger's retry (same transaction, idempotent) records it.
+            self._limits.transaction_started(
+                StartedSession(
+                    tenant_id=_tenant(ctx),
+                    charge_point_id=ctx.charge_point_id,
+                    connector_id=connector_id,
+                    transaction_id=started.transaction_id,
+                    id_tag_info=started.id_tag_info,
+                    started_at=parse_datetime(payload["timestamp"]),
+                    received_at=ctx.received_at,
+                )
+            )
         reservation_id = payload.get("reservationId")
         if reservation_id is not None and self._lifecycle is not None:
             lifecycle = self._lifecycle
@@ -137,6 +162,9 @@ class TransactionProfile:
                     ctx.charge_point_id, transaction_id, lambda: self._connector_of(tenant, transaction_id)
                 ),
             )
+        if self._limits is not None:
+            limits = self._limits
+            _side_effect("fleet deadline close", lambda: limits.transaction_stopped(transaction_id))
         return {} if info is None else {"idTagInfo": info.to_ocpp()}
 
     def _connector_of(self, tenant_id: str, transaction_id: int) -> int | None:
