@@ -186,6 +186,8 @@ class DriverService:
         )
         self._store.create_session(session)
         count("DriverSessionRequested")
+        if command.status.terminal:  # e.g. offline: answered at once
+            session = self._refresh(replace(session, version=1))
         logger.info(
             "driver session requested", session_id=session.session_id, charge_point_id=charge_point_id
         )
