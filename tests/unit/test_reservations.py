@@ -74,7 +74,9 @@ class World:
         id_tags.put(IdTag("t1", "TAG1", IdTagStatus.ACCEPTED))
         service = TransactionService(InMemoryTransactionRepository(), InMemoryMeterValueStore(), id_tags)
         dispatcher = Dispatcher()
-        CoreProfile(self.chargers, CorePolicy("reject", 300)).register(dispatcher)
+        CoreProfile(self.chargers, CorePolicy("reject", 300), status_observer=self.lifecycle).register(
+            dispatcher
+        )
         TransactionProfile(id_tags, service, lifecycle=self.lifecycle).register(dispatcher)
         self.system = CentralSystem(
             chargers=self.chargers,
@@ -216,3 +218,36 @@ def test_pure_functions_return_none_when_nothing_changes() -> None:
     assert reservations_expired(state, NOW + timedelta(days=1)) is None
     assert tx_profiles_ended(state, 5, 1) is None
     assert next_reservation_expiry(state) is None
+
+
+def status(w: World, connector: int, value: str, at: str = "2026-01-02T03:00:01Z") -> None:
+    payload = {"connectorId": connector, "errorCode": "NoError", "status": value, "timestamp": at}
+    w.call("StatusNotification", payload)
+
+
+def test_faulted_or_unavailable_connector_removes_its_reservations() -> None:
+    w = World()
+    w.seed(
+        reservations={
+            **reservation(1, "2026-01-02T04:00:00Z", connector=1),
+            **reservation(2, "2026-01-02T04:00:00Z", connector=2),
+        }
+    )
+    version = w.reported.get(CP).version
+    status(w, 1, "Available")
+    status(w, 1, "Reserved")
+    assert w.reported.get(CP).version == version  # other statuses write nothing
+    status(w, 1, "Faulted")
+    assert statuses(w) == {"1": "Removed", "2": "Reserved"}
+    removed = w.reported.get(CP).reservations["1"]
+    assert removed["ended_reason"] == "Faulted" and removed["ended_at"] == "2026-01-02T03:00:01.000Z"
+    status(w, 0, "Unavailable")  # the whole charger
+    assert statuses(w) == {"1": "Removed", "2": "Removed"}
+    assert w.reported.get(CP).reservations["2"]["ended_reason"] == "Unavailable"
+
+
+def test_a_late_status_older_than_the_reservation_ends_nothing() -> None:
+    w = World()
+    w.seed(reservations=reservation(1, "2026-01-02T04:00:00Z"))  # reserved at 02:00Z
+    status(w, 1, "Unavailable", at="2026-01-02T01:59:59Z")
+    assert statuses(w) == {"1": "Reserved"}

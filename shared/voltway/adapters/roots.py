@@ -140,14 +140,14 @@ def central_system(environ: Environ = None) -> CentralSystem:
     settings = MessageSettings.from_env(environ)
     chargers = _chargers(settings)
     dispatcher = Dispatcher()
+    lifecycle = reported_lifecycle(environ)
     CoreProfile(
-        chargers, CorePolicy(settings.registration_policy, settings.heartbeat_interval_seconds)
+        chargers,
+        CorePolicy(settings.registration_policy, settings.heartbeat_interval_seconds),
+        status_observer=lifecycle,
     ).register(dispatcher)
     register_charger_profiles(
-        dispatcher,
-        environ,
-        lifecycle=reported_lifecycle(environ),
-        limits=fleet_limits(commands(environ), environ),
+        dispatcher, environ, lifecycle=lifecycle, limits=fleet_limits(commands(environ), environ)
     )
     idempotency_model = bind(
         IdempotencyItem,

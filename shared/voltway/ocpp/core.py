@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
 from ocpp.v16.enums import Action
 
 from voltway.chargers.model import BootInfo, ConnectorState, RegistrationStatus
 from voltway.chargers.ports import ChargerRepository
-from voltway.observability import count
+from voltway.observability import count, logger
 from voltway.ocpp.dispatch import CallContext, Dispatcher
 from voltway.ocpp.errors import PropertyConstraintViolation
 from voltway.ocpp.timestamps import format_datetime, parse_datetime
@@ -21,10 +22,23 @@ class CorePolicy:
     heartbeat_interval_seconds: int
 
 
+class ConnectorStatusObserver(Protocol):
+    def connector_status(self, charge_point_id: str, connector_id: int, status: str, at: datetime) -> object:
+        """Told of every stored StatusNotification (e.g. reservations ending on Faulted/Unavailable)."""
+        ...
+
+
 class CoreProfile:
-    def __init__(self, chargers: ChargerRepository, policy: CorePolicy) -> None:
+    def __init__(
+        self,
+        chargers: ChargerRepository,
+        policy: CorePolicy,
+        *,
+        status_observer: ConnectorStatusObserver | None = None,
+    ) -> None:
         self._chargers = chargers
         self._policy = policy
+        self._status_observer = status_observer
 
     def register(self, dispatcher: Dispatcher) -> None:
         dispatcher.register(
@@ -81,6 +95,14 @@ class CoreProfile:
             vendor_error_code=payload.get("vendorErrorCode"),
         )
         self._chargers.record_connector(ctx.charge_point_id, connector_id, state, ctx.received_at)
+        if self._status_observer is not None:
+            try:
+                self._status_observer.connector_status(
+                    ctx.charge_point_id, connector_id, state.status, state.timestamp
+                )
+            except Exception:
+                # bookkeeping beside the answer: the status itself is stored
+                logger.exception("connector status side effect failed")
         count("StatusNotification")
         if state.error_code != "NoError":
             count("ConnectorFault")

@@ -28,6 +28,8 @@ MAX_ATTEMPTS = 8
 RESERVED = "Reserved"
 EXPIRED = "Expired"
 USED = "Used"
+REMOVED = "Removed"  # ended by the connector (or the charger) going Faulted / Unavailable
+ENDING_STATUSES = frozenset({"Faulted", "Unavailable"})
 
 # Section 3.13.5 / 9.4 (Smart Charging keys) + SupportedFeatureProfiles (9.1): the keys that tell what a
 # charger can do with charging profiles. key -> kind ("int", "csl", "bool").
@@ -120,6 +122,27 @@ def reservation_used(
     return replace(state, reservations={**state.reservations, key: used})
 
 
+def reservations_ended_by_status(
+    state: ReportedState, connector_id: int, status: str, at: datetime
+) -> ReportedState | None:
+    """Section 5.13 (3): a reservation is terminated when its connector (or the whole charger,
+    connector 0) is set to Faulted or Unavailable. A status older than the reservation (delivered late)
+    ends nothing."""
+    if status not in ENDING_STATUSES:
+        return None
+    changed = {}
+    for rid, r in state.reservations.items():
+        if r.get("status") != RESERVED or (connector_id != 0 and r.get("connector_id") != connector_id):
+            continue
+        reserved_at = r.get("reserved_at")
+        if isinstance(reserved_at, str) and parse_datetime(reserved_at) > at:
+            continue
+        changed[rid] = {**r, "status": REMOVED, "ended_reason": status, "ended_at": format_datetime(at)}
+    if not changed:
+        return None
+    return replace(state, reservations={**state.reservations, **changed})
+
+
 def tx_profiles_ended(
     state: ReportedState, transaction_id: int, connector_id: int | None
 ) -> ReportedState | None:
@@ -179,6 +202,18 @@ class ReportedLifecycle:
         if used:
             count("ReservationUsed")
         return used
+
+    def connector_status(self, charge_point_id: str, connector_id: int, status: str, at: datetime) -> bool:
+        """StatusNotification: Faulted / Unavailable end the reservations on that connector (section 5.13).
+        Other statuses cost nothing (no read)."""
+        if status not in ENDING_STATUSES:
+            return False
+        ended = self._update(
+            charge_point_id, lambda s: reservations_ended_by_status(s, connector_id, status, at)
+        )
+        if ended:
+            count("ReservationRemoved")
+        return ended
 
     def transaction_stopped(
         self, charge_point_id: str, transaction_id: int, connector_of: Callable[[], int | None]

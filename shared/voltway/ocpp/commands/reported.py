@@ -23,8 +23,9 @@ class ReportedState:
     #                            "profile" (csChargingProfiles as sent), "installed_at", "command_id"}
     charging_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     # str(reservationId) -> {"connector_id", "id_tag", "parent_id_tag", "expiry_date", "status"
-    #                        (Reserved | Cancelled | Expired | Used), "reserved_at", "cancelled_at"?,
-    #                        "ended_at"?, "transaction_id"? (Used), "command_id"}
+    #                        (Reserved | Cancelled | Expired | Used | Removed), "reserved_at",
+    #                        "cancelled_at"?, "ended_at"?, "ended_reason"? (Removed: Faulted | Unavailable),
+    #                        "transaction_id"? (Used), "command_id"}
     reservations: dict[str, dict[str, Any]] = field(default_factory=dict)
     # when the charger's full configuration was last read (GetConfiguration without keys), UTC text
     configuration_read_at: str | None = None
