@@ -316,7 +316,8 @@ def test_shard_tasks_cover_the_rows_exactly() -> None:
     job = world.request()
     tasks = list(world.queue.shards)
     assert sum(t.rows for t in tasks) == 300
-    assert [t.first_row for t in tasks] == list(range(0, 300, 23))
+    # 300 rows at 23 need 14 shards; balanced to 22 rows each (the last one 14) so workers finish together
+    assert [t.first_row for t in tasks] == list(range(0, 300, 22))
     ids = [r["id"] for t in tasks for r in world.pipeline.shard_records(world.job(), t)]
     assert ids == [c["id"] for c in source_lines(world, job.kind)]
 
@@ -344,3 +345,12 @@ def test_synthetic_lines_are_valid_records() -> None:
         assert cdr.price_incl_vat_minor == cdr.price_excl_vat_minor + cdr.vat_minor
         assert Decimal(cdr.energy_wh) >= 0
         assert len(row.meter_values) == 2
+
+
+def test_balanced_shard_rows_keep_the_shard_count_and_sheet_tiling() -> None:
+    from voltway.exports.pipeline import balanced_shard_rows
+
+    assert balanced_shard_rows(100_000, 69_905, 1_048_575) == 50_000  # 2 equal shards, not 69,905 + 30,095
+    assert balanced_shard_rows(1_000_000, 69_905, 1_048_575) == 66_667  # still 15 shards
+    assert balanced_shard_rows(50_000, 69_905, 1_048_575) == 69_905  # one shard
+    assert balanced_shard_rows(2_000_000, 69_905, 1_048_575) == 69_905  # over a sheet: keep the tiling size
