@@ -20,6 +20,8 @@ from voltway.api.idempotency import cached_http_idempotency
 from voltway.billing.aws import DynamoCdrs
 from voltway.billing.model import CdrKind, IssuedCdr
 from voltway.billing.roots import cached_billing
+from voltway.drivers.dynamo import DynamoDriverStore
+from voltway.drivers.model import TokenKind, TokenLink
 from voltway.drivers.roots import cached_drivers
 
 __all__ = ["aws"]
@@ -251,3 +253,27 @@ def test_cdrs_of_my_tokens_only() -> None:
         status, _, err = call("GET", "/v1/me/cdrs/{cdrId}", {"cdrId": cdr_id}, **who)  # type: ignore[arg-type]
         assert status == 404 and err["error"]["code"] == "not_found" and "total_cost" not in json.dumps(err)
     assert call("GET", "/v1/me/cdrs/{cdrId}", {"cdrId": "TX1"}, groups="[operator]")[0] == 403
+
+
+def test_dynamo_store_claims_are_exclusive() -> None:
+    store = DynamoDriverStore(boto3.client("dynamodb"), os.environ["DRIVERS_TABLE"])
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    first = store.claim_token(TokenLink("t1", "alice", "RACE1", TokenKind.RFID, at))
+    second = store.claim_token(TokenLink("t1", "bob", "RACE1", TokenKind.RFID, at))
+    assert first.user_id == "alice" and second.user_id == "alice"
+    assert [t.id_tag for t in store.tokens_of("t1", "bob")] == []
+    assert store.claim_app_token("t1", "alice", "APPA") == "APPA"
+    assert store.claim_app_token("t1", "alice", "APPB") == "APPA"
+
+
+def test_openapi_documents_the_driver_routes() -> None:
+    status, doc = API("GET", "/v1/openapi.json", groups=None)
+    assert status == 200
+    start = doc["paths"]["/v1/sessions"]["post"]
+    assert start["x-roles"] == ["admin", "driver"] and "202" in start["responses"]
+    assert any(p["name"] == "Idempotency-Key" and p["required"] for p in start["parameters"])
+    assert start["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "StartSessionRequest"
+    )
+    for path in ("/v1/me/tokens", "/v1/me/sessions", "/v1/sessions/{sessionId}", "/v1/me/cdrs/{cdrId}"):
+        assert doc["paths"][path]["get"]["tags"] == ["drivers"]
