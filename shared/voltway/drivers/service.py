@@ -106,7 +106,9 @@ class DriverService:
         id_tag = self._store.app_token(tenant_id, user_id)
         if id_tag is None:
             id_tag = self._store.claim_app_token(tenant_id, user_id, self._new_app_token())
-        link = self._store.claim_token(TokenLink(tenant_id, user_id, id_tag, TokenKind.APP, self._clock()))
+        link = self._store.owner_of(tenant_id, id_tag) or self._store.claim_token(
+            TokenLink(tenant_id, user_id, id_tag, TokenKind.APP, self._clock())
+        )
         if link.user_id != user_id:  # 80 random bits: practically never
             raise TokenOwned(f"app token {id_tag} is owned by someone else")
         if self._id_tags_get(tenant_id, id_tag) is None:
