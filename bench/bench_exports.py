@@ -40,6 +40,7 @@ from voltway.archive.synthetic import Fleet, archive_rows, sessions  # noqa: E40
 from voltway.local.runtime import LocalRuntime, RuntimeSettings  # noqa: E402
 
 TENANT = "bench"
+EXPORT_FUNCTIONS = ("ApiFunction", "ExportPlannerFunction", "ExportWorkerFunction")
 
 
 class PipelineLog(logging.Handler):
@@ -89,6 +90,9 @@ def main() -> int:
     parser.add_argument("--shard-rows", type=int, default=69_905)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--max-concurrency", type=int, default=4, help="environments per function")
+    parser.add_argument(
+        "--cold", action="store_true", help="no prewarm (voltway local prewarms one environment per function)"
+    )
     args = parser.parse_args()
     rows = 1_000_000 if args.million else args.rows
 
@@ -112,6 +116,9 @@ def main() -> int:
                 aws_access_key_id="testing",
                 aws_secret_access_key="testing",
             )
+            assert runtime.lambdas is not None
+            # As `voltway local` does (one environment per function at startup), unless --cold.
+            prewarm = None if args.cold else runtime.lambdas.prewarm(list(EXPORT_FUNCTIONS))
             fleet = Fleet.build(TENANT, stations=200, accounts=5000)
             began = time.perf_counter()
             writer = ArchiveWriter(S3Blobs(s3, runtime.provisioned.buckets["ArchiveBucket"]), level=1)
@@ -124,6 +131,8 @@ def main() -> int:
                 f"seeded {rows:,} sessions + CDRs into the archive in {seed_s:.1f} s ({rows / seed_s:,.0f}/s)"
             )
 
+            if prewarm is not None:
+                prewarm.join()
             token = runtime.issuer.mint(
                 issuer=runtime.jwt_issuer,
                 audience=runtime.jwt_audience,
@@ -168,6 +177,7 @@ def main() -> int:
     rate = rows / total_s
     print(f"\nexport of {rows:,} CDR rows x 18 columns: {total_s:.1f} s end to end = {rate:,.0f} rows/s")
     size_mb = len(content) / 1e6
+    print("cold start" if args.cold else f"prewarmed: {', '.join(EXPORT_FUNCTIONS)} (one environment each)")
     print(f"file {size_mb:.1f} MB, {len(sheets) - 1} data sheet(s), {len(shards)} shard(s)")
     print(f"work summed over functions (seconds; up to {args.max_concurrency} shards at once):")
     print(f"  plan: snapshot + count the archive  {count_s:7.2f}")
