@@ -8,7 +8,7 @@ from typing import Any
 
 from chalice.app import Chalice, Request, Response
 
-from voltway.adapters.commands_http import command_errors, json_object, wait_seconds
+from voltway.adapters.commands_http import json_object, wait_seconds
 from voltway.adapters.http import BadRequest, int_param, mapped, principal
 from voltway.adapters.roots import cached_api, cached_commands, cached_export_service
 from voltway.adapters.roots_transactions import cached_transactions_api
@@ -19,7 +19,7 @@ from voltway.api.routes.registration import (
     sites_blueprint,
     stations_blueprint,
 )
-from voltway.billing.http import billing_blueprint, billing_errors
+from voltway.billing.http import billing_blueprint
 from voltway.billing.roots import cached_billing
 from voltway.chargers.errors import ChargerNotFound
 from voltway.chargers.http_models import (
@@ -29,7 +29,7 @@ from voltway.chargers.http_models import (
     message_view,
 )
 from voltway.chargers.model import Registration
-from voltway.exports.http import export_errors, export_view, job_view
+from voltway.exports.http import export_view, job_view
 from voltway.exports.model import ExportRequest
 from voltway.identity import Forbidden, Principal, Role
 from voltway.idtags.http_models import ID_TAG_PATTERN, PutIdTagRequest, id_tag_view
@@ -78,7 +78,7 @@ def health() -> dict[str, Any]:
 
 
 @app.route("/v1/chargers/{chargePointId}", methods=["PUT"])
-@billing_errors  # = mapped, plus billing's errors (an unknown tariff_id is a 404)
+@mapped
 def put_charger(chargePointId: str) -> dict[str, Any]:
     caller = _operator()
     body = PutChargerRequest.model_validate_json(_request().raw_body or b"{}")
@@ -138,7 +138,6 @@ def _command_response(command: Command) -> Response:
 
 @app.route("/v1/chargers/{chargePointId}/commands/{action}", methods=["POST"])
 @mapped
-@command_errors
 def send_command(chargePointId: str, action: str) -> Response:
     """Body: the OCPP 1.6 request payload as on the wire. ``?wait=<s>`` (<= 25) waits for the answer."""
     caller = _operator()
@@ -153,7 +152,6 @@ def send_command(chargePointId: str, action: str) -> Response:
 
 @app.route("/v1/commands/{commandId}", methods=["GET"])
 @mapped
-@command_errors
 def get_command(commandId: str) -> Response:
     caller = _operator()
     commands = cached_commands()
@@ -166,7 +164,6 @@ def get_command(commandId: str) -> Response:
 
 @app.route("/v1/chargers/{chargePointId}/commands", methods=["GET"])
 @mapped
-@command_errors
 def charger_commands(chargePointId: str) -> dict[str, Any]:
     caller = _operator()
     params = _request().query_params
@@ -226,7 +223,7 @@ def get_id_tag(idTag: str) -> dict[str, Any]:
 
 
 @app.route("/v1/exports", methods=["POST"])
-@export_errors
+@mapped
 def request_export() -> Response:
     request = _request()
     body = ExportRequest.model_validate_json(request.raw_body or b"{}")
@@ -237,13 +234,13 @@ def request_export() -> Response:
 
 
 @app.route("/v1/exports/{exportId}", methods=["GET"])
-@export_errors
+@mapped
 def get_export(exportId: str) -> dict[str, Any]:
     return export_view(cached_export_service().get(principal(_request().context), exportId))
 
 
 @app.route("/v1/exports", methods=["GET"])
-@export_errors
+@mapped
 def list_exports() -> dict[str, Any]:
     params = _request().query_params
     limit = int_param(params, "limit", 25, 1, 100)

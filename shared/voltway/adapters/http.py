@@ -10,15 +10,33 @@ from typing import Any, ParamSpec
 from chalice.app import Response
 from pydantic import ValidationError
 
+from voltway.billing.errors import (
+    CdrNotFound,
+    ContractNotFound,
+    InvalidCredit,
+    NoTariffAssigned,
+    TariffNotFound,
+)
 from voltway.chargers.errors import (
     ChargerConflict,
     ChargerNotFound,
     InvalidCursor,
     InvalidRegistration,
 )
+from voltway.drivers.errors import (
+    DriverCdrNotFound,
+    SessionConflict,
+    SessionNotFound,
+    SessionNotRunning,
+    TokenNotFound,
+    TokenNotUsable,
+    TokenOwned,
+)
+from voltway.exports.errors import ExportNotFound, IdempotencyConflict, InvalidExportRequest
 from voltway.identity import Forbidden, Principal, Unauthenticated
 from voltway.idtags.errors import IdTagNotFound
 from voltway.observability import logger
+from voltway.ocpp.commands.errors import CommandNotFound, InvalidCommand, QueueFull, UnknownCommand
 from voltway.sites.errors import InvalidSiteCursor, SiteConflict, SiteNotFound
 from voltway.transactions.errors import TransactionNotFound
 
@@ -31,7 +49,8 @@ class BadRequest(Exception):
         self.details = details
 
 
-# exception type -> (HTTP status, error code); first match wins, so subclasses come first.
+# Every bounded context's errors: exception type -> (HTTP status, error code). The one table of the HTTP
+# transport; first match wins, so subclasses come first.
 _STATUS: list[tuple[type[Exception], int, str]] = [
     (Unauthenticated, 401, "unauthenticated"),
     (Forbidden, 403, "forbidden"),
@@ -39,8 +58,27 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (TransactionNotFound, 404, "not_found"),
     (IdTagNotFound, 404, "not_found"),
     (SiteNotFound, 404, "not_found"),
+    (CommandNotFound, 404, "not_found"),
+    (ExportNotFound, 404, "not_found"),
+    (TariffNotFound, 404, "not_found"),
+    (ContractNotFound, 404, "not_found"),
+    (CdrNotFound, 404, "not_found"),
+    (TokenNotFound, 404, "not_found"),
+    (SessionNotFound, 404, "not_found"),
+    (DriverCdrNotFound, 404, "not_found"),
     (ChargerConflict, 409, "conflict"),
     (SiteConflict, 409, "conflict"),
+    (QueueFull, 409, "conflict"),
+    (InvalidCredit, 409, "conflict"),
+    (NoTariffAssigned, 409, "conflict"),
+    (IdempotencyConflict, 409, "idempotency_conflict"),
+    (TokenOwned, 409, "token_owned"),
+    (TokenNotUsable, 409, "token_not_accepted"),
+    (SessionNotRunning, 409, "session_not_running"),
+    (SessionConflict, 409, "conflict"),
+    (UnknownCommand, 400, "invalid_request"),
+    (InvalidCommand, 400, "invalid_request"),
+    (InvalidExportRequest, 400, "invalid_request"),
     (InvalidSiteCursor, 400, "invalid_cursor"),
     (InvalidRegistration, 400, "invalid_request"),
     (InvalidCursor, 400, "invalid_cursor"),

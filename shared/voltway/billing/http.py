@@ -6,25 +6,16 @@ CDR route needs the operator or finance role (docs/billing.md).
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from collections.abc import Callable
 from typing import Any, ParamSpec
 
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from voltway.adapters.http import BadRequest, error_response, int_param, mapped, principal
+from voltway.adapters.http import BadRequest, int_param, mapped, principal
 from voltway.adapters.roots import cached_api
 from voltway.api.openapi import Operation, documented
-from voltway.billing.errors import (
-    CdrNotFound,
-    ContractNotFound,
-    InvalidCredit,
-    NoTariffAssigned,
-    TariffNotFound,
-)
 from voltway.billing.model import ID_PATTERN, Contract, IssuedCdr, StoredTariff
 from voltway.billing.roots import cached_billing
 from voltway.identity import Principal, Role
@@ -35,28 +26,6 @@ _ID = re.compile(ID_PATTERN)
 _CDR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$")
 STAFF = (Role.OPERATOR, Role.FINANCE, Role.ADMIN)
 PATTERNS = {"tariffId": ID_PATTERN, "contractId": ID_PATTERN, "cdrId": _CDR_ID.pattern}
-
-_STATUS: list[tuple[type[Exception], int, str]] = [
-    (TariffNotFound, 404, "not_found"),
-    (ContractNotFound, 404, "not_found"),
-    (CdrNotFound, 404, "not_found"),
-    (InvalidCredit, 409, "conflict"),
-    (NoTariffAssigned, 409, "conflict"),
-]
-
-
-def billing_errors(view: Callable[P, Any]) -> Callable[P, Any]:
-    """Billing's errors to the one error shape; everything else through ``mapped``."""
-
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except tuple(kind for kind, _, _ in _STATUS) as error:
-            status, code = next((s, c) for k, s, c in _STATUS if isinstance(error, k))
-            return error_response(status, code, str(error) or code)
-
-    return mapped(wrapper)
 
 
 class PutContractRequest(BaseModel):
@@ -141,7 +110,7 @@ def billing_blueprint() -> Blueprint:
             path_patterns=PATTERNS,
         )
     )
-    @billing_errors
+    @mapped
     def put_tariff(tariffId: str) -> dict[str, Any]:
         caller = staff()
         data = json_body()
@@ -158,7 +127,7 @@ def billing_blueprint() -> Blueprint:
 
     @bp.route("/v1/tariffs/{tariffId}", methods=["GET"])
     @documented(Operation("A stored tariff", "billing", roles=STAFF, path_patterns=PATTERNS))
-    @billing_errors
+    @mapped
     def get_tariff(tariffId: str) -> dict[str, Any]:
         caller = staff()
         tariffs = cached_billing().tariffs
@@ -167,7 +136,7 @@ def billing_blueprint() -> Blueprint:
 
     @bp.route("/v1/tariffs", methods=["GET"])
     @documented(Operation("The tenant's tariffs, by id", "billing", roles=STAFF))
-    @billing_errors
+    @mapped
     def list_tariffs() -> dict[str, Any]:
         caller = staff()
         params = bp.current_request.query_params
@@ -189,7 +158,7 @@ def billing_blueprint() -> Blueprint:
             path_patterns=PATTERNS,
         )
     )
-    @billing_errors
+    @mapped
     def put_contract(contractId: str) -> dict[str, Any]:
         caller = staff()
         data = json_body()
@@ -199,14 +168,14 @@ def billing_blueprint() -> Blueprint:
 
     @bp.route("/v1/contracts/{contractId}", methods=["GET"])
     @documented(Operation("A contract price", "billing", roles=STAFF, path_patterns=PATTERNS))
-    @billing_errors
+    @mapped
     def get_contract(contractId: str) -> dict[str, Any]:
         caller = staff()
         return contract_view(cached_billing().contracts.get(caller.tenant_id, contractId))
 
     @bp.route("/v1/contracts", methods=["GET"])
     @documented(Operation("The tenant's contract prices", "billing", roles=STAFF))
-    @billing_errors
+    @mapped
     def list_contracts() -> dict[str, Any]:
         caller = staff()
         items = cached_billing().contracts.list_contracts(caller.tenant_id)
@@ -214,7 +183,7 @@ def billing_blueprint() -> Blueprint:
 
     @bp.route("/v1/cdrs/{cdrId}", methods=["GET"])
     @documented(Operation("A CDR (OCPI 2.2.1 shape)", "billing", roles=STAFF, path_patterns=PATTERNS))
-    @billing_errors
+    @mapped
     def get_cdr(cdrId: str) -> dict[str, Any]:
         caller = staff()
         return cdr_view(cached_billing().cdrs.get(caller.tenant_id, _checked(cdrId, _CDR_ID, "cdrId")))
@@ -229,7 +198,7 @@ def billing_blueprint() -> Blueprint:
             path_patterns=PATTERNS,
         )
     )
-    @billing_errors
+    @mapped
     def credit_cdr(cdrId: str) -> Response:
         caller = staff()
         credit = cached_billing().cdrs.credit(caller.tenant_id, _checked(cdrId, _CDR_ID, "cdrId"))
@@ -237,7 +206,7 @@ def billing_blueprint() -> Blueprint:
 
     @bp.route("/v1/transactions/{transactionId}/cdr", methods=["GET"])
     @documented(Operation("The CDR of a transaction", "billing", roles=STAFF))
-    @billing_errors
+    @mapped
     def transaction_cdr(transactionId: str) -> dict[str, Any]:
         caller = staff()
         if not transactionId.isdigit() or len(transactionId) > 12:
@@ -246,7 +215,7 @@ def billing_blueprint() -> Blueprint:
 
     @bp.route("/v1/chargers/{chargePointId}/cdrs", methods=["GET"])
     @documented(Operation("A charger's CDRs, newest first", "billing", roles=STAFF))
-    @billing_errors
+    @mapped
     def charger_cdrs(chargePointId: str) -> dict[str, Any]:
         caller = staff()
         cached_api().chargers.get(caller.tenant_id, chargePointId)  # 404 unless the caller's tenant owns it

@@ -1,4 +1,4 @@
-"""Errors of the drivers context; HTTP maps them once (``voltway.api.routes.driver.driver_errors``)."""
+"""Errors of the drivers context; HTTP maps them once (``voltway.adapters.http``)."""
 
 from __future__ import annotations
 

@@ -1,39 +1,13 @@
-"""HTTP views of exports, and the export errors' HTTP statuses.
-
-The errors are mapped here, in front of the shared mapping (voltway.adapters.http.mapped), because that
-module is owned elsewhere; folding these three lines into its ``_STATUS`` table is a drop-in change.
-"""
+"""HTTP views of exports (their errors are mapped with every other context's in voltway.adapters.http)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any, ParamSpec
 
-from voltway.adapters.http import error_response, mapped
-from voltway.exports.errors import ExportNotFound, IdempotencyConflict, InvalidExportRequest
 from voltway.exports.model import ExportJob, ExportStatus
 from voltway.exports.service import ExportView
 
 P = ParamSpec("P")
-
-_STATUS: list[tuple[type[Exception], int, str]] = [
-    (ExportNotFound, 404, "not_found"),
-    (IdempotencyConflict, 409, "idempotency_conflict"),
-    (InvalidExportRequest, 400, "invalid_request"),
-]
-
-
-def export_errors(view: Callable[P, Any]) -> Callable[P, Any]:
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except tuple(kind for kind, _, _ in _STATUS) as error:
-            status, code = next((s, c) for k, s, c in _STATUS if isinstance(error, k))
-            return error_response(status, code, str(error))
-
-    return mapped(wrapper)
 
 
 def job_view(job: ExportJob) -> dict[str, Any]:

@@ -4,29 +4,16 @@ CDR is 404, never data."""
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
 from typing import Any, ParamSpec
 
 from chalice.app import Blueprint, Response
 
-from voltway.adapters.commands_http import http_error
-from voltway.adapters.http import BadRequest, error_response, mapped, principal, to_response
+from voltway.adapters.http import BadRequest, mapped, principal
 from voltway.api.idempotency import cached_http_idempotency, run_idempotently
 from voltway.api.openapi import Operation, documented
 from voltway.api.routes import body, query_model
 from voltway.billing.http import cdr_view
-from voltway.drivers.errors import (
-    DriverCdrNotFound,
-    DriverError,
-    SessionConflict,
-    SessionNotFound,
-    SessionNotRunning,
-    TokenNotFound,
-    TokenNotUsable,
-    TokenOwned,
-)
 from voltway.drivers.http_models import (
     SESSION_ID_PATTERN,
     AddTokenRequest,
@@ -40,40 +27,12 @@ from voltway.drivers.http_models import (
 from voltway.drivers.roots import cached_drivers
 from voltway.identity import Principal, Role
 from voltway.idtags.http_models import ID_TAG_PATTERN
-from voltway.ocpp.commands.errors import CommandError
 
 P = ParamSpec("P")
 DRIVER = (Role.DRIVER, Role.ADMIN)
 _CDR_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$"
 PATTERNS = {"idTag": ID_TAG_PATTERN, "sessionId": SESSION_ID_PATTERN, "cdrId": _CDR_ID}
 JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
-
-# The drivers context's errors -> (HTTP status, code); first match wins.
-_STATUS: list[tuple[type[DriverError], int, str]] = [
-    (TokenNotFound, 404, "not_found"),
-    (SessionNotFound, 404, "not_found"),
-    (DriverCdrNotFound, 404, "not_found"),
-    (TokenOwned, 409, "token_owned"),
-    (TokenNotUsable, 409, "token_not_accepted"),
-    (SessionNotRunning, 409, "session_not_running"),
-    (SessionConflict, 409, "conflict"),
-]
-
-
-def driver_errors(view: Callable[P, Any]) -> Callable[P, Any]:
-    """The drivers' and the command flow's errors to the one error shape; the rest through ``mapped``."""
-
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except DriverError as error:
-            status, code = next((s, c) for k, s, c in _STATUS if isinstance(error, k))
-            return error_response(status, code, str(error) or code)
-        except CommandError as error:
-            return to_response(http_error(error))
-
-    return mapped(wrapper)
 
 
 def _checked(value: str, name: str) -> str:
@@ -96,7 +55,7 @@ def driver_blueprint() -> Blueprint:
             "My tokens (the app token is created on first use)", "drivers", None, None, TokenListOut, DRIVER
         )
     )
-    @driver_errors
+    @mapped
     def my_tokens() -> dict[str, Any]:
         caller = driver()
         views = cached_drivers().tokens(caller.tenant_id, caller.user_id)
@@ -114,7 +73,7 @@ def driver_blueprint() -> Blueprint:
             status=201,
         )
     )
-    @driver_errors
+    @mapped
     def add_token() -> Response:
         caller = driver()
         request = AddTokenRequest.model_validate_json(bp.current_request.raw_body or b"{}")
@@ -125,7 +84,7 @@ def driver_blueprint() -> Blueprint:
     @documented(
         Operation("Block one of my tokens", "drivers", None, None, TokenOut, DRIVER, path_patterns=PATTERNS)
     )
-    @driver_errors
+    @mapped
     def block_token(idTag: str) -> dict[str, Any]:
         caller = driver()
         view = cached_drivers().block_token(caller.tenant_id, caller.user_id, _checked(idTag, "idTag"))
@@ -144,7 +103,7 @@ def driver_blueprint() -> Blueprint:
             idempotency_key=True,
         )
     )
-    @driver_errors
+    @mapped
     def start_session() -> Response:
         caller = driver()
         request = bp.current_request
@@ -174,7 +133,7 @@ def driver_blueprint() -> Blueprint:
             path_patterns=PATTERNS,
         )
     )
-    @driver_errors
+    @mapped
     def get_session(sessionId: str) -> dict[str, Any]:
         caller = driver()
         detail = cached_drivers().get(caller.tenant_id, caller.user_id, _checked(sessionId, "sessionId"))
@@ -193,7 +152,7 @@ def driver_blueprint() -> Blueprint:
             path_patterns=PATTERNS,
         )
     )
-    @driver_errors
+    @mapped
     def stop_session(sessionId: str) -> Response:
         caller = driver()
         detail = cached_drivers().stop(caller.tenant_id, caller.user_id, _checked(sessionId, "sessionId"))
@@ -203,7 +162,7 @@ def driver_blueprint() -> Blueprint:
     @documented(
         Operation("My sessions, newest first", "drivers", None, HistoryParams, SessionPageOut, DRIVER)
     )
-    @driver_errors
+    @mapped
     def my_sessions() -> dict[str, Any]:
         caller = driver()
         params = query_model(HistoryParams, bp.current_request.query_params)
@@ -214,7 +173,7 @@ def driver_blueprint() -> Blueprint:
     @documented(
         Operation("A CDR of one of my tokens (OCPI 2.2.1)", "drivers", roles=DRIVER, path_patterns=PATTERNS)
     )
-    @driver_errors
+    @mapped
     def my_cdr(cdrId: str) -> dict[str, Any]:
         caller = driver()
         return cdr_view(cached_drivers().cdr(caller.tenant_id, caller.user_id, _checked(cdrId, "cdrId")))
