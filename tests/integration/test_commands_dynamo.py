@@ -60,6 +60,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
             roots.cached_monitor,
             roots.cached_api,
             roots.cached_commands,
+            roots.cached_reported_lifecycle,
         ):
             cached.cache_clear()
         yield values
@@ -216,7 +217,11 @@ def test_command_flow_through_the_real_handlers(env: dict[str, str]) -> None:
     assert connect.handler(event("ocpp_connect"), None)["statusCode"] == 200
     message.handler(event("ocpp_message"), None)  # BootNotification
 
+    # An accepted boot queues the configuration read (docs/ocpp.md); answer it to free the charger's slot.
     commands = roots.cached_commands()
+    (boot_read,) = commands.list_for_charger("t1", CP, 10, None).items
+    assert (boot_read.action, boot_read.payload) == ("GetConfiguration", {})
+    message.handler(frame_event([3, boot_read.unique_id, {"configurationKey": []}]), None)
     first = commands.submit("t1", CP, "GetConfiguration", {"key": ["HeartbeatInterval"]})
     second = commands.submit("t1", CP, "Reset", {"type": "Soft"})
     assert (first.status, second.status) == (CommandStatus.SENT, CommandStatus.QUEUED)
