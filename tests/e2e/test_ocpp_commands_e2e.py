@@ -184,9 +184,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     loop.close()
 
 
+TERMINAL = {"accepted", "rejected", "error", "timeout", "offline"}
+
+
+def settled(stack: Stack, charge_point_id: str, timeout: float = 60) -> None:
+    """Wait until the charger has no command in flight: an accepted boot queues a configuration read
+    (docs/ocpp.md), which a cold stack may still be answering when the first test starts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = stack.http("GET", f"/v1/chargers/{charge_point_id}/commands")
+        if status == 200 and body["items"] and all(c["status"] in TERMINAL for c in body["items"]):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"commands still open after {timeout} s: {body}")
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def charger(stack: Stack) -> ScriptedCharger:
-    return stack.connect("E2E-CP-1")
+    scripted = stack.connect("E2E-CP-1")
+    settled(stack, "E2E-CP-1")
+    return scripted
 
 
 # ---------------------------------------------------------------------------------------- tests

@@ -137,9 +137,14 @@ def boot_payload() -> Any:
 
 
 def raw_call(ws: Any, frame: str, timeout: float = 15) -> list[Any]:
+    """Send ``frame``; return the platform's answer. A CALL the platform sends meanwhile (the configuration
+    read after an accepted boot) is answered with an empty CALLRESULT and skipped."""
     ws.send(frame)
-    reply: list[Any] = json.loads(ws.recv(timeout=timeout))
-    return reply
+    while True:
+        reply: list[Any] = json.loads(ws.recv(timeout=timeout))
+        if reply[0] != 2:
+            return reply
+        ws.send(json.dumps([3, reply[1], {}]))
 
 
 # ---------------------------------------------------------------------------------------------- accepted
