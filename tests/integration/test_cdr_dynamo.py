@@ -4,27 +4,23 @@ delivered; the CDR lands in CdrsTable and in the S3 archive; credits are issued 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from voltway.adapters import roots
+from tests.integration.support import load_handler, moto_stack
 from voltway.adapters.roots_transactions import cached_transactions_api
 from voltway.billing import roots as billing_roots
 from voltway.billing.aws import DynamoCdrs
 from voltway.billing.errors import CdrAlreadyIssued
 from voltway.idtags.model import IdTag, IdTagStatus
-from voltway.local.resources import provision_template
 from voltway.tariffs import Tariff
 from voltway.transactions.model import MeterSample, SampledValue
 from voltway.transactions.service import StartRequest, StopRequest
@@ -48,14 +44,6 @@ TARIFF = {
 }
 
 
-def load_handler(function: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"fn_{function}", REPO / "functions" / function / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @dataclass
 class World:
     env: dict[str, str]
@@ -64,36 +52,11 @@ class World:
     cdrs_table: str
 
 
-def clear_caches() -> None:
-    for cached in (
-        roots.cached_api,
-        cached_transactions_api,
-        billing_roots.cached_billing,
-        billing_roots.cached_trigger,
-    ):
-        cached.cache_clear()
-
-
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        provisioned = provision_template(None, REPO / "template.yaml")
-        env: dict[str, str] = {}
-        for fn in ("OcppMessageFunction", "ApiFunction", "CdrWorkerFunction"):
-            env.update(provisioned.function_environment(fn))
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        clear_caches()
+    functions = ("OcppMessageFunction", "ApiFunction", "CdrWorkerFunction")
+    with moto_stack(monkeypatch, functions) as (_, env):
         yield World(env, env["CDR_QUEUE_URL"], env["ARCHIVE_BUCKET"], env["CDRS_TABLE"])
-        clear_caches()
 
 
 def run_session(transaction_meter_stop: int = 21000) -> int:

@@ -4,26 +4,23 @@ conditions that keep one CALL in flight per charger, and the command flow throug
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
+from tests.integration.support import load_handler, moto_stack
 from voltway.adapters import roots
 from voltway.adapters.dynamo_commands import (
     DynamoCommandQueue,
     DynamoCommandStore,
     DynamoReportedStateStore,
 )
-from voltway.local.resources import provision_template
 from voltway.ocpp.commands.model import PENDING, Command, CommandStatus, InFlight
 from voltway.ocpp.commands.reported import ReportedState
 
@@ -38,31 +35,9 @@ FUNCTIONS = ("OcppConnectFunction", "OcppMessageFunction", "OcppDisconnectFuncti
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        provisioned = provision_template(None, REPO / "template.yaml")
-        values: dict[str, str] = {}
-        for fn in (*FUNCTIONS, "ChargerMonitorFunction", "ApiFunction"):
-            values.update(provisioned.function_environment(fn))
-        values["WS_MANAGEMENT_ENDPOINT"] = MANAGEMENT  # moto intercepts AWS-shaped hosts only
-        for key, value in values.items():
-            monkeypatch.setenv(key, value)
-        for cached in (
-            roots.cached_connect_registry,
-            roots.cached_central_system,
-            roots.cached_monitor,
-            roots.cached_api,
-            roots.cached_commands,
-            roots.cached_reported_lifecycle,
-        ):
-            cached.cache_clear()
+    functions = (*FUNCTIONS, "ChargerMonitorFunction", "ApiFunction")
+    # moto intercepts AWS-shaped hosts only
+    with moto_stack(monkeypatch, functions, WS_MANAGEMENT_ENDPOINT=MANAGEMENT) as (_, values):
         yield values
 
 
@@ -186,14 +161,6 @@ def test_reported_state_is_versioned(env: dict[str, str], client: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------- handlers
-
-
-def load_handler(function: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"fn_{function}", REPO / "functions" / function / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def event(name: str) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from voltway.local.resources import provision_template
+from tests.integration.support import load_handler, moto_stack
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -23,25 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        provisioned = provision_template(None, REPO / "template.yaml")
-        for key, value in provisioned.function_environment("NotificationsFunction").items():
-            monkeypatch.setenv(key, value)
-        spec = importlib.util.spec_from_file_location(
-            "fn_notifications", REPO / "functions/notifications/app.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
+    with moto_stack(monkeypatch, ["NotificationsFunction"]):
+        yield load_handler("notifications")
 
 
 def sqs_event(*bodies: str) -> dict[str, Any]:

@@ -5,32 +5,21 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
+from tests.integration.support import load_handler, moto_stack
 from voltway.adapters import roots
-from voltway.local.resources import provision_template
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "tests" / "events"
 MANAGEMENT = "wss://abc123.execute-api.eu-west-1.amazonaws.com/local"
-
-
-def load_handler(function: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"fn_{function}", REPO / "functions" / function / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def event(name: str, **changes: Any) -> dict[str, Any]:
@@ -48,29 +37,9 @@ def frame_event(frame: list[Any], connection_id: str = "Q1w2E3r4T5y6=") -> dict[
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        provisioned = provision_template(None, REPO / "template.yaml")
-        env: dict[str, str] = {}
-        for fn in ("OcppConnectFunction", "OcppMessageFunction", "ChargerMonitorFunction", "ApiFunction"):
-            env.update(provisioned.function_environment(fn))
-        env["WS_MANAGEMENT_ENDPOINT"] = MANAGEMENT  # moto intercepts AWS-shaped hosts only
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        for cached in (
-            roots.cached_connect_registry,
-            roots.cached_central_system,
-            roots.cached_monitor,
-            roots.cached_api,
-        ):
-            cached.cache_clear()
+    functions = ("OcppConnectFunction", "OcppMessageFunction", "ChargerMonitorFunction", "ApiFunction")
+    # moto intercepts AWS-shaped hosts only
+    with moto_stack(monkeypatch, functions, WS_MANAGEMENT_ENDPOINT=MANAGEMENT) as (_, env):
         yield env
 
 
