@@ -1,0 +1,1 @@
+"""Payments: card pre-authorisation at start, capture at stop, void and refund (docs/payments.md)."""
