@@ -12,12 +12,15 @@ Behaviour by card token (what a driver registers with ``PUT /v1/me/payment-metho
 
 plus ``decline_above``: holds above this amount are declined (insufficient funds). Calls are idempotent
 per key like a real gateway: the same key answers the first result again (a failed call is not stored,
-so a retry of a failed capture runs again). State is per process (the local runtime keeps its function
-workers warm, so "fails n times" counts across SQS retries there).
+so a retry of a failed capture runs again). The authorisation reference carries the card token
+(``fake:<token>:<hash of the key>``), so the API's hold and the CDR worker's capture agree across
+processes; only "fails n times" is counted per process (the local runtime keeps its function workers
+warm, so it counts across SQS retries there).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 import threading
@@ -28,6 +31,12 @@ from voltway.payments.errors import PaymentProviderUnavailable
 from voltway.payments.model import Money, ProviderResult
 
 _FAIL_N = re.compile(r"^tok_capture_fail_(\d+)")
+
+
+def _token_of(provider_reference: str) -> str | None:
+    kind, _, rest = provider_reference.partition(":")
+    token, _, _ = rest.rpartition(":")
+    return token if kind == "fake" and token else None
 
 
 @dataclass
@@ -44,7 +53,6 @@ class FakePaymentProvider:
     name: str = "fake"
     calls: list[FakeCall] = field(default_factory=list)  # every call, retries included
     _results: dict[str, ProviderResult] = field(default_factory=dict)
-    _tokens: dict[str, str] = field(default_factory=dict)  # provider reference -> card token
     _capture_failures: dict[str, int] = field(default_factory=dict)  # per reference
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -66,16 +74,15 @@ class FakePaymentProvider:
                 return self._once(key, ProviderResult(False, None, "DECLINED: do not honor"))
             if self.decline_above is not None and amount.amount > self.decline_above:
                 return self._once(key, ProviderResult(False, None, "DECLINED: insufficient funds"))
-            provider_reference = self._ref("FAKE-AUTH-")
-            self._tokens[provider_reference] = token
-            return self._once(key, ProviderResult(True, provider_reference))
+            digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+            return self._once(key, ProviderResult(True, f"fake:{token}:{digest}"))
 
     def capture(self, *, key: str, provider_reference: str, amount: Money) -> ProviderResult:
         with self._lock:
             self.calls.append(FakeCall("capture", key, amount, provider_reference))
             if key in self._results:
                 return self._results[key]
-            token = self._tokens.get(provider_reference)
+            token = _token_of(provider_reference)
             if token is None:
                 return ProviderResult(False, None, "unknown authorisation")
             failing = _FAIL_N.match(token)
@@ -89,7 +96,7 @@ class FakePaymentProvider:
     def void(self, *, key: str, provider_reference: str, amount: Money) -> ProviderResult:
         with self._lock:
             self.calls.append(FakeCall("void", key, amount, provider_reference))
-            if provider_reference not in self._tokens:
+            if _token_of(provider_reference) is None:
                 return self._once(key, ProviderResult(False, None, "unknown authorisation"))
             return self._once(key, ProviderResult(True, self._ref("FAKE-VOID-")))
 
