@@ -36,6 +36,7 @@ from voltway.idtags.http_models import ID_TAG_PATTERN, PutIdTagRequest, id_tag_v
 from voltway.idtags.model import IdTag, IdTagStatus
 from voltway.ocpp.commands.model import Command
 from voltway.ocpp.commands.views import command_view, reported_view
+from voltway.payments.http import payments_blueprint
 from voltway.transactions.http_models import listing_view, reports_view, transaction_view
 
 app = Chalice(app_name="voltway-api")
@@ -45,6 +46,7 @@ app.register_blueprint(stations_blueprint())
 app.register_blueprint(docs_blueprint())
 app.register_blueprint(billing_blueprint())  # tariffs, contracts, CDRs (docs/billing.md)
 app.register_blueprint(driver_blueprint())  # drivers' tokens, sessions, history (docs/drivers.md)
+app.register_blueprint(payments_blueprint())  # card holds, captures, refunds (docs/payments.md)
 _ID = re.compile(CHARGE_POINT_ID_PATTERN)
 _ID_TAG = re.compile(ID_TAG_PATTERN)
 

@@ -37,6 +37,16 @@ from voltway.identity import Forbidden, Principal, Unauthenticated
 from voltway.idtags.errors import IdTagNotFound
 from voltway.observability import logger
 from voltway.ocpp.commands.errors import CommandNotFound, InvalidCommand, QueueFull, UnknownCommand
+from voltway.payments.errors import (
+    CaptureFailed,
+    InvalidRefund,
+    PaymentConflict,
+    PaymentDeclined,
+    PaymentMethodRequired,
+    PaymentNotFound,
+    PaymentProviderUnavailable,
+    PaymentStateConflict,
+)
 from voltway.sites.errors import InvalidSiteCursor, SiteConflict, SiteNotFound
 from voltway.transactions.errors import TransactionNotFound
 
@@ -66,6 +76,14 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (TokenNotFound, 404, "not_found"),
     (SessionNotFound, 404, "not_found"),
     (DriverCdrNotFound, 404, "not_found"),
+    (PaymentNotFound, 404, "not_found"),
+    (PaymentMethodRequired, 402, "payment_method_required"),
+    (PaymentDeclined, 402, "payment_declined"),
+    (PaymentStateConflict, 409, "payment_state_conflict"),
+    (PaymentConflict, 409, "conflict"),
+    (InvalidRefund, 400, "invalid_refund"),
+    (CaptureFailed, 502, "capture_failed"),
+    (PaymentProviderUnavailable, 503, "payment_provider_unavailable"),
     (ChargerConflict, 409, "conflict"),
     (SiteConflict, 409, "conflict"),
     (QueueFull, 409, "conflict"),
