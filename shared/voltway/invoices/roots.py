@@ -1,0 +1,84 @@
+"""Composition roots of the invoices context: the CDR worker's receipts, the HTTP API, the monthly run.
+Built once per process from validated configuration."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import EmailStr, Field
+
+from voltway.adapters.aws import client
+from voltway.adapters.dynamo_transactions import DynamoIdTagRepository, IdTagItem, bind_model
+from voltway.billing.aws import DynamoContracts, DynamoTariffs, IdTagAccounts
+from voltway.billing.service import ContractService
+from voltway.config import AwsSettings
+from voltway.drivers.dynamo import DynamoDriverStore
+from voltway.exports.aws import signing_s3
+from voltway.invoices.aws import DriverOwners, DynamoDocumentStore, S3DocumentFiles, SesMailer
+from voltway.invoices.service import InvoiceService, ReceiptService
+
+Environ = Mapping[str, str] | None
+
+
+class DocumentSettings(AwsSettings):
+    invoices_table: str
+    documents_bucket: str
+    sender_email: EmailStr
+
+
+class ReceiptSettings(DocumentSettings):
+    drivers_table: str
+    id_tags_table: str
+    document_url_expiry_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+
+
+class InvoiceSettings(DocumentSettings):
+    tariffs_table: str  # account contracts (monthly fee) live beside the tariffs
+    document_url_expiry_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+
+
+def receipts(environ: Environ = None) -> ReceiptService:
+    s = ReceiptSettings.from_env(environ)
+    region, host = s.aws_region, s.aws_endpoint_url
+    dynamodb = client("dynamodb", region=region, endpoint_url=host)
+    store = DynamoDocumentStore(dynamodb, s.invoices_table)
+    return ReceiptService(
+        store=store,
+        files=S3DocumentFiles(signing_s3(region, host), s.documents_bucket),
+        owners=DriverOwners(DynamoDriverStore(dynamodb, s.drivers_table)),
+        accounts=IdTagAccounts(
+            DynamoIdTagRepository(bind_model(IdTagItem, s.id_tags_table, region=region, host=host))
+        ),
+        mailer=SesMailer(client("ses", region=region, endpoint_url=host), str(s.sender_email)),
+        url_expiry_seconds=s.document_url_expiry_seconds,
+    )
+
+
+def invoices(environ: Environ = None) -> InvoiceService:
+    s = InvoiceSettings.from_env(environ)
+    region, host = s.aws_region, s.aws_endpoint_url
+    dynamodb = client("dynamodb", region=region, endpoint_url=host)
+    return InvoiceService(
+        store=DynamoDocumentStore(dynamodb, s.invoices_table),
+        files=S3DocumentFiles(signing_s3(region, host), s.documents_bucket),
+        contracts=ContractService(DynamoContracts(DynamoTariffs(dynamodb, s.tariffs_table))),
+        mailer=SesMailer(client("ses", region=region, endpoint_url=host), str(s.sender_email)),
+        url_expiry_seconds=s.document_url_expiry_seconds,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentsApi:
+    receipts: ReceiptService
+    invoices: InvoiceService
+
+
+def documents_api(environ: Environ = None) -> DocumentsApi:
+    return DocumentsApi(receipts(environ), invoices(environ))
+
+
+cached_receipts = functools.cache(receipts)
+cached_invoices = functools.cache(invoices)
+cached_documents_api = functools.cache(documents_api)

@@ -1,0 +1,341 @@
+"""Use cases: a receipt per issued CDR, a numbered monthly invoice per business account, the signed
+links that download them, and the tenant's brand / account billing profiles.
+
+Every step is idempotent, because the callers are retried (SQS records, scheduled runs, HTTP retries):
+the receipt's object key and the invoice's id are functions of the CDR / (account, month); the PDF of a
+fixed document is always the same bytes; the invoice number is taken once, atomically with the invoice;
+an e-mail is sent after a conditional claim of its dedupe key (at most once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from voltway.billing.model import IssuedCdr
+from voltway.invoices.documents import (
+    invoice_document,
+    ledger_line,
+    month_bounds,
+    month_of,
+    receipt_document,
+)
+from voltway.invoices.errors import (
+    InvoiceNotFound,
+    MonthNotClosed,
+    NothingToInvoice,
+    ReceiptNotFound,
+)
+from voltway.invoices.model import (
+    BillingAccount,
+    Brand,
+    Document,
+    Invoice,
+    Receipt,
+    invoice_id_of,
+)
+from voltway.invoices.ports import (
+    Accounts,
+    Attachment,
+    Contracts,
+    DocumentFiles,
+    DocumentStore,
+    InvoicePage,
+    Mailer,
+    ReceiptPage,
+    TokenOwners,
+)
+from voltway.invoices.render import render_pdf
+from voltway.observability import count, logger
+
+Clock = Callable[[], datetime]
+PDF = "application/pdf"
+MAX_URL_EXPIRY = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def receipt_key(tenant_id: str, cdr_id: str) -> str:
+    return f"receipts/tenant={tenant_id}/{cdr_id}.pdf"
+
+
+def invoice_key(tenant_id: str, invoice_id: str) -> str:
+    return f"invoices/tenant={tenant_id}/{invoice_id}.pdf"
+
+
+def invoice_number(n: int) -> str:
+    return f"INV-{n:06d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    url: str
+    expires_at: datetime
+
+
+class OnceMailer:
+    """Sends an e-mail at most once per dedupe key: claim (conditional put), send, release on failure so
+    that the retry sends it. A crash between the claim and SES's answer loses that e-mail rather than
+    sending it twice (docs/invoices.md)."""
+
+    def __init__(self, store: DocumentStore, mailer: Mailer | None) -> None:
+        self._store = store
+        self._mailer = mailer
+
+    def send_once(self, dedupe_key: str, to: str, subject: str, text: str, attachment: Attachment) -> bool:
+        if self._mailer is None or not self._store.claim_email(dedupe_key):
+            return False
+        try:
+            self._mailer.send(to, subject, text, attachment)
+        except Exception:
+            self._store.release_email(dedupe_key)
+            raise
+        count("DocumentEmailed")
+        return True
+
+
+class ReceiptService:
+    def __init__(
+        self,
+        *,
+        store: DocumentStore,
+        files: DocumentFiles,
+        owners: TokenOwners,
+        accounts: Accounts,
+        mailer: Mailer | None,
+        url_expiry_seconds: int = 300,
+        clock: Clock = _now,
+    ) -> None:
+        if not 1 <= url_expiry_seconds <= MAX_URL_EXPIRY:
+            raise ValueError(f"url expiry must be 1..{MAX_URL_EXPIRY} seconds")
+        self._store = store
+        self._files = files
+        self._owners = owners
+        self._accounts = accounts
+        self._mail = OnceMailer(store, mailer)
+        self._expiry = url_expiry_seconds
+        self._clock = clock
+
+    def issue(self, cdr: IssuedCdr) -> Receipt:
+        """The CDR's receipt (a credit note for a credit CDR): rendered, stored under a key fixed by the
+        CDR id, recorded for its driver, added to its account's month, and e-mailed to its driver once."""
+        brand = self._store.brand(cdr.tenant_id) or Brand.fallback(cdr.tenant_id)
+        document = receipt_document(cdr, brand)
+        key = receipt_key(cdr.tenant_id, cdr.cdr_id)
+        pdf = render_pdf(document)
+        self._files.put(key, pdf, PDF)
+        uid = cdr.ocpi.get("cdr_token", {}).get("uid")
+        user = self._owners.owner_of(cdr.tenant_id, uid) if isinstance(uid, str) else None
+        account = self._accounts.account_of(cdr.tenant_id, uid) if isinstance(uid, str) else None
+        receipt = Receipt(
+            tenant_id=cdr.tenant_id,
+            cdr_id=cdr.cdr_id,
+            kind=document.kind,
+            user_id=user,
+            account_id=account,
+            issued_at=cdr.issued_at,
+            currency=cdr.currency,
+            total_net=document.total_net,
+            total_vat=document.total_vat,
+            total_gross=document.total_gross,
+            energy_kwh=Decimal(str(cdr.ocpi.get("total_energy", 0))),
+            charge_point_id=cdr.charge_point_id,
+            file_key=key,
+        )
+        self._store.put_receipt(receipt)
+        if account is not None:
+            line = ledger_line(cdr, document)
+            self._store.add_ledger_line(cdr.tenant_id, account, month_of(cdr.issued_at), line)
+        email = self._store.contact(cdr.tenant_id, user) if user else None
+        if email:
+            self._mail.send_once(
+                f"receipt:{cdr.tenant_id}:{cdr.cdr_id}",
+                email,
+                f"Your {document.kind.heading.lower()} {cdr.cdr_id} from {brand.name}",
+                _receipt_text(document),
+                Attachment(f"{document.kind.value}-{cdr.cdr_id}.pdf", pdf),
+            )
+        count("ReceiptIssued")
+        logger.info("receipt issued", cdr_id=cdr.cdr_id, emailed=bool(email), account=account)
+        return receipt
+
+    # ------------------------------------------------------------------ drivers
+    def remember_email(self, tenant_id: str, user_id: str, email: str) -> None:
+        if self._store.contact(tenant_id, user_id) != email:
+            self._store.put_contact(tenant_id, user_id, email)
+
+    def list_mine(self, tenant_id: str, user_id: str, limit: int, cursor: str | None) -> ReceiptPage:
+        return self._store.receipts_of(tenant_id, user_id, limit, cursor)
+
+    def get_mine(self, tenant_id: str, user_id: str, cdr_id: str) -> tuple[Receipt, Download]:
+        receipt = self._store.receipt(tenant_id, cdr_id)
+        if receipt is None or receipt.user_id != user_id:
+            raise ReceiptNotFound(cdr_id)  # another driver's receipt is not disclosed
+        return receipt, self._download(receipt.file_key, f"{receipt.kind.value}-{cdr_id}.pdf")
+
+    def _download(self, key: str, filename: str) -> Download:
+        url = self._files.download_url(key, filename, self._expiry)
+        return Download(url, self._clock() + timedelta(seconds=self._expiry))
+
+
+def _receipt_text(document: Document) -> str:
+    return (
+        f"Thank you for charging with {document.seller.name}.\n\n"
+        f"{document.kind.heading} {document.number}: {document.total_gross:.2f} {document.currency} "
+        f"incl. VAT ({document.total_net:.2f} excl. VAT). The PDF is attached.\n"
+    )
+
+
+class InvoiceService:
+    def __init__(
+        self,
+        *,
+        store: DocumentStore,
+        files: DocumentFiles,
+        contracts: Contracts,
+        mailer: Mailer | None,
+        url_expiry_seconds: int = 300,
+        clock: Clock = _now,
+    ) -> None:
+        if not 1 <= url_expiry_seconds <= MAX_URL_EXPIRY:
+            raise ValueError(f"url expiry must be 1..{MAX_URL_EXPIRY} seconds")
+        self._store = store
+        self._files = files
+        self._contracts = contracts
+        self._mail = OnceMailer(store, mailer)
+        self._expiry = url_expiry_seconds
+        self._clock = clock
+
+    # ------------------------------------------------------------------ profiles
+    def brand(self, tenant_id: str) -> Brand:
+        return self._store.brand(tenant_id) or Brand.fallback(tenant_id)
+
+    def put_brand(self, tenant_id: str, brand: Brand) -> Brand:
+        self._store.put_brand(tenant_id, brand)
+        return brand
+
+    def account(self, tenant_id: str, account_id: str) -> BillingAccount:
+        account = self._store.account(tenant_id, account_id)
+        if account is None:
+            raise InvoiceNotFound(f"no billing profile for account {account_id}")
+        return account
+
+    def put_account(self, tenant_id: str, account: BillingAccount) -> BillingAccount:
+        self._store.put_account(tenant_id, account)
+        return account
+
+    # ------------------------------------------------------------------ invoices
+    def generate(self, tenant_id: str, account_id: str, month: str) -> tuple[Invoice, bool]:
+        """The account's invoice of ``month`` (a finished calendar month, UTC): issued once with the
+        tenant's next number; a repeated request returns it (and makes sure its PDF and e-mail exist).
+        Returns (invoice, created)."""
+        _, last = month_bounds(month)
+        if self._clock() < datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1):
+            raise MonthNotClosed(f"{month} has not ended (UTC)")
+        invoice_id = invoice_id_of(account_id, month)
+        existing = self._store.invoice(tenant_id, invoice_id)
+        if existing is not None:
+            self._deliver(existing)
+            return existing, False
+        lines = self._store.ledger(tenant_id, account_id, month)
+        contract = self._contracts.select(tenant_id, account_id=account_id, partner_id=None)
+        if not lines and not (contract and contract.monthly_fee):
+            raise NothingToInvoice(f"account {account_id} has nothing to invoice in {month}")
+        account = self._store.account(tenant_id, account_id)
+        issued_at = self._clock()
+        draft = invoice_document(
+            number="DRAFT",
+            issued_at=issued_at,
+            month=month,
+            account_id=account_id,
+            account=account,
+            brand=self.brand(tenant_id),
+            lines=lines,
+            contract=contract,
+        )
+        # The content is fixed (in S3, addressed by its digest) before the number is taken, so the PDF of
+        # the numbered invoice is the same on every retry, whatever arrives in the ledger later.
+        content = draft.model_dump_json().encode()
+        digest = hashlib.sha256(content).hexdigest()[:16]
+        document_key = f"invoices/tenant={tenant_id}/{invoice_id}.{digest}.json"
+        self._files.put(document_key, content, "application/json")
+
+        def build(n: int) -> Invoice:
+            return Invoice(
+                tenant_id=tenant_id,
+                invoice_id=invoice_id,
+                number=invoice_number(n),
+                account_id=account_id,
+                month=month,
+                issued_at=issued_at,
+                currency=draft.currency,
+                total_net=draft.total_net,
+                total_vat=draft.total_vat,
+                total_gross=draft.total_gross,
+                lines=len(draft.lines),
+                document_key=document_key,
+                file_key=invoice_key(tenant_id, invoice_id),
+                billing_email=account.billing_email if account else None,
+            )
+
+        invoice, created = self._store.issue_invoice(tenant_id, invoice_id, build)
+        if created:
+            count("InvoiceIssued")
+            logger.info("invoice issued", invoice_id=invoice_id, number=invoice.number)
+        self._deliver(invoice)
+        return invoice, created
+
+    def document(self, invoice: Invoice) -> Document:
+        draft = Document.model_validate_json(self._files.get(invoice.document_key))
+        return draft.model_copy(update={"number": invoice.number})
+
+    def _deliver(self, invoice: Invoice) -> None:
+        """Render (same bytes every time), store, and e-mail once."""
+        document = self.document(invoice)
+        pdf = render_pdf(document)
+        self._files.put(invoice.file_key, pdf, PDF)
+        if invoice.billing_email:
+            self._mail.send_once(
+                f"invoice:{invoice.tenant_id}:{invoice.invoice_id}",
+                invoice.billing_email,
+                f"Invoice {invoice.number} from {document.seller.name} ({invoice.month})",
+                f"Please find attached invoice {invoice.number} for {invoice.month}: "
+                f"{invoice.total_gross:.2f} {invoice.currency} incl. VAT.\n",
+                Attachment(f"invoice-{invoice.number}.pdf", pdf),
+            )
+
+    def run_month(self, month: str) -> list[tuple[str, str, str]]:
+        """The scheduled run: every account with sessions in ``month`` or a billing profile. Returns
+        (tenant, account, outcome) per account; one account's failure does not stop the others."""
+        outcomes: list[tuple[str, str, str]] = []
+        for tenant_id, account_id in self._store.accounts_to_invoice(month):
+            try:
+                invoice, created = self.generate(tenant_id, account_id, month)
+                outcomes.append((tenant_id, account_id, invoice.number if created else "existed"))
+            except NothingToInvoice:
+                outcomes.append((tenant_id, account_id, "nothing"))
+            except Exception:
+                logger.exception("invoice failed", tenant_id=tenant_id, account_id=account_id, month=month)
+                count("InvoiceFailed")
+                outcomes.append((tenant_id, account_id, "failed"))
+        return outcomes
+
+    def get(self, tenant_id: str, invoice_id: str) -> tuple[Invoice, Download]:
+        invoice = self._store.invoice(tenant_id, invoice_id)
+        if invoice is None:
+            raise InvoiceNotFound(invoice_id)
+        url = self._files.download_url(invoice.file_key, f"invoice-{invoice.number}.pdf", self._expiry)
+        return invoice, Download(url, self._clock() + timedelta(seconds=self._expiry))
+
+    def list(self, tenant_id: str, limit: int, cursor: str | None) -> InvoicePage:
+        return self._store.invoices(tenant_id, limit, cursor)
+
+
+def previous_month(now: datetime) -> str:
+    first = now.astimezone(UTC).replace(day=1)
+    return month_of(first - timedelta(days=1))
