@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from voltway.billing.errors import TransactionNotBillable
 from voltway.billing.roots import cached_billing
 from voltway.billing.trigger import parse_request
+from voltway.invoices.roots import cached_receipts
 from voltway.observability import correlate, logger, metrics
 
 root = cached_billing()
@@ -22,10 +23,12 @@ def record_handler(record: SQSRecord) -> str:
     request = parse_request(record.body)
     correlate(transaction_id=str(request.transaction_id))
     try:
-        return root.cdrs.issue(request.transaction_id).cdr_id
+        cdr = root.cdrs.issue(request.transaction_id)
     except TransactionNotBillable:  # an unmatched stop (unknown transaction): nothing to bill, no retry
         logger.warning("no CDR: transaction not billable", transaction_id=request.transaction_id)
         return "skipped"
+    cached_receipts().issue(cdr)  # receipt PDF in S3, e-mailed once (docs/invoices.md)
+    return cdr.cdr_id
 
 
 @metrics.log_metrics
