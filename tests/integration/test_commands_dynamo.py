@@ -12,7 +12,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.integration.support import load_handler, moto_stack
 from voltway.adapters import roots
@@ -21,6 +20,7 @@ from voltway.adapters.dynamo_commands import (
     DynamoCommandStore,
     DynamoReportedStateStore,
 )
+from voltway.ocpp.commands.errors import ConcurrentUpdate
 from voltway.ocpp.commands.model import PENDING, Command, CommandStatus, InFlight
 from voltway.ocpp.commands.reported import ReportedState
 
@@ -60,7 +60,7 @@ def slot(command_id: str) -> InFlight:
 def test_command_store_conditions(env: dict[str, str], client: Any) -> None:
     store = DynamoCommandStore(client, env["COMMANDS_TABLE"])
     store.create(command("a"))
-    with pytest.raises(ClientError):
+    with pytest.raises(ConcurrentUpdate):
         store.create(command("a"))  # ids are never reused
     assert store.get("a") == command("a") and store.get("zzz") is None
     sent = store.mark_sent("a", "a", "conn=", NOW, NOW + timedelta(seconds=30))

@@ -26,13 +26,12 @@ from voltway.ocpp.commands.memory import (
     InMemoryCommandStore,
     InMemoryReportedStateStore,
 )
-from voltway.ocpp.commands.model import Command, CommandStatus
+from voltway.ocpp.commands.model import CommandStatus
 from voltway.ocpp.commands.reported import ReportedState
 from voltway.ocpp.commands.service import CommandPolicy, CommandService
 from voltway.ocpp.commands.views import reported_view
 from voltway.ocpp.core import CorePolicy, CoreProfile
 from voltway.ocpp.dispatch import Dispatcher
-from voltway.ocpp.frames import CallResult
 from voltway.ocpp.memory import InMemoryChargerConnections, InMemoryIdempotencyStore, InMemoryMessageAudit
 
 REPO = Path(__file__).resolve().parents[2]
@@ -255,43 +254,3 @@ def test_dynamo_boot_claims_and_reservation_sweep(commands_table: tuple[Any, str
     assert lifecycle.expire_reservations(NOW) == 1
     assert store.get(CP).reservations["1"]["status"] == "Expired"
     assert store.due_reservations(NOW) == []  # the attribute left with the last Reserved one
-
-
-# ------------------------------------------------------------------ a lost write response in the command flow
-
-
-class LostResponseStore(InMemoryCommandStore):
-    """mark_sent succeeds but reports failure once: what a retried conditional write looks like."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lose_next = True
-
-    def mark_sent(
-        self, command_id: str, unique_id: str, connection_id: str, sent_at: datetime, deadline: datetime
-    ) -> Command | None:
-        done = super().mark_sent(command_id, unique_id, connection_id, sent_at, deadline)
-        if self.lose_next:
-            self.lose_next = False
-            return None
-        return done
-
-
-def test_a_lost_mark_sent_response_still_sends_and_keeps_the_slot() -> None:
-    w = World()
-    store = LostResponseStore()
-    service = CommandService(
-        chargers=w.chargers,
-        store=store,
-        queue=InMemoryCommandQueue(),
-        reported=w.reported,
-        sender=w.sender,
-        policy=CommandPolicy(timedelta(seconds=30), 20),
-        clock=w.clock,
-        new_id=lambda: "cmd-lost",
-    )
-    command = service.submit("t1", CP, "ClearCache", {})
-    assert command.status is CommandStatus.SENT
-    assert [json.loads(f)[2] for _, f in w.sender.sent] == ["ClearCache"]
-    done = service.on_answer(CP, CallResult("cmd-lost", {"status": "Accepted"}), NOW)
-    assert done is not None and done.status is CommandStatus.ACCEPTED

@@ -11,18 +11,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist
 from pynamodb.expressions.condition import Condition
 
+from voltway.adapters.conditional import guarded_save, guarded_update
 from voltway.adapters.dynamo_models import ChargerItem, ConnectionItem, IdempotencyItem, MessageItem
 from voltway.chargers.errors import ChargerConflict, InvalidCursor, InvalidRegistration
 from voltway.chargers.model import BootInfo, Charger, ConnectorState, Page, RegistrationStatus
 from voltway.ocpp.ports import AuditEntry, AuditPage, IdempotencyRecord
-
-
-def _conditional_failed(error: Exception) -> bool:
-    cause = getattr(error, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"
 
 
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -91,14 +87,7 @@ class DynamoChargerRepository:
 
     def _update(self, charge_point_id: str, actions: list[Any], condition: Condition | None) -> bool:
         """True if applied, False if the condition did not hold."""
-        item = self._model(charge_point_id)
-        try:
-            item.update(actions=actions, condition=condition)
-        except UpdateError as e:
-            if _conditional_failed(e):
-                return False
-            raise
-        return True
+        return guarded_update(self._model(charge_point_id), actions, condition)
 
     # ------------------------------------------------------------------ reads
     def get(self, charge_point_id: str) -> Charger | None:
@@ -149,14 +138,10 @@ class DynamoChargerRepository:
         else:
             condition = same_tenant
         item = m(charge_point_id)
-        try:
-            item.update(actions=actions, condition=condition)
-        except UpdateError as e:
-            if not _conditional_failed(e):
-                raise
+        if not guarded_update(item, actions, condition):
             if self.get(charge_point_id) is None:
-                raise InvalidRegistration("a new charger needs a password") from e
-            raise ChargerConflict(f"charge point id {charge_point_id!r} is taken") from e
+                raise InvalidRegistration("a new charger needs a password")
+            raise ChargerConflict(f"charge point id {charge_point_id!r} is taken")
         return self._to_charger(item)
 
     def record_boot(
@@ -357,12 +342,8 @@ class DynamoIdempotencyStore:
             claimed_at=now,
             expires_at=now + self._ttl,
         )
-        try:
-            item.save(condition=takeover)
+        if guarded_save(item, takeover):
             return None
-        except PutError as e:
-            if not _conditional_failed(e):
-                raise
         try:
             held = m.get(charge_point_id, unique_id, consistent_read=True)
         except DoesNotExist:  # released meanwhile: handle it ourselves

@@ -10,7 +10,9 @@ GSI ``by_charger`` (``charge_point_id``, ``created_key``): commands of one charg
 GSI ``in_flight`` (``in_flight_deadline``, keys only): sparse, holds only queues with a CALL in flight, for
 the monitor's sweep. Every other access is GetItem (strongly consistent) or a conditional write; the
 in-flight slot is taken with ``attribute_not_exists(in_flight_command_id) AND queue[0] = :head``.
-Low-level client on purpose: list operations (``list_append``, ``REMOVE queue[0]``) in conditions.
+Low-level client on purpose: list operations (``list_append``, ``REMOVE queue[0]``) in conditions. Every
+conditional write goes through ``voltway.adapters.conditional.GuardedTable`` (a write the SDK retried after
+it landed counts as ours, and never applies twice).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from voltway.adapters.conditional import GuardedTable
 from voltway.chargers.errors import InvalidCursor
+from voltway.ocpp.commands.errors import ConcurrentUpdate
 from voltway.ocpp.commands.lifecycle import next_reservation_expiry
 from voltway.ocpp.commands.model import Command, CommandPage, CommandStatus, InFlight, QueueState
 from voltway.ocpp.commands.reported import ReportedState
@@ -52,10 +54,6 @@ def _n(value: int) -> Item:
 
 def _json(value: Any) -> Item:
     return {"S": json.dumps(value, separators=(",", ":"), ensure_ascii=False)}
-
-
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _command_key(command_id: str) -> Item:
@@ -100,6 +98,7 @@ class DynamoCommandStore:
     def __init__(self, client: Any, table: str, ttl: timedelta = timedelta(days=90)) -> None:
         self._client = client
         self._table = table
+        self._guarded = GuardedTable(client, table)
         self._ttl = ttl
 
     def create(self, command: Command) -> None:
@@ -119,9 +118,8 @@ class DynamoCommandStore:
             item["completed_at"] = _s(_stamp(command.completed_at))
         if command.error is not None:
             item["error"] = _json(command.error)
-        self._client.put_item(
-            TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-        )
+        if not self._guarded.put(_command_key(command.command_id), item, "attribute_not_exists(pk)"):
+            raise ConcurrentUpdate(f"command id {command.command_id!r} exists already")
 
     def get(self, command_id: str) -> Command | None:
         found = self._client.get_item(
@@ -129,27 +127,21 @@ class DynamoCommandStore:
         ).get("Item")
         return _to_command(found) if found else None
 
-    def _update(self, command_id: str, **kwargs: Any) -> Command | None:
-        try:
-            result = self._client.update_item(
-                TableName=self._table, Key=_command_key(command_id), ReturnValues="ALL_NEW", **kwargs
-            )
-        except ClientError as e:
-            if _conditional_failed(e):
-                return None
-            raise
-        return _to_command(result["Attributes"])
+    def _update(
+        self, command_id: str, update: str, condition: str, names: dict[str, str], values: Item
+    ) -> Command | None:
+        updated = self._guarded.update(_command_key(command_id), update, condition, names, values)
+        return _to_command(updated) if updated is not None else None
 
     def mark_sent(
         self, command_id: str, unique_id: str, connection_id: str, sent_at: datetime, deadline: datetime
     ) -> Command | None:
         return self._update(
             command_id,
-            UpdateExpression="SET #s = :sent, unique_id = :u, connection_id = :c, sent_at = :at, "
-            "deadline = :d",
-            ConditionExpression="#s = :queued",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
+            "SET #s = :sent, unique_id = :u, connection_id = :c, sent_at = :at, deadline = :d",
+            "#s = :queued",
+            {"#s": "status"},
+            {
                 ":sent": _s(CommandStatus.SENT.value),
                 ":queued": _s(CommandStatus.QUEUED.value),
                 ":u": _s(unique_id),
@@ -189,13 +181,7 @@ class DynamoCommandStore:
         if unique_id is not None:
             condition += " AND unique_id = :uid"
             values[":uid"] = _s(unique_id)
-        return self._update(
-            command_id,
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        return self._update(command_id, "SET " + ", ".join(sets), condition, names, values)
 
     def list_for_charger(self, charge_point_id: str, limit: int, cursor: str | None) -> CommandPage:
         kwargs: dict[str, Any] = {}
@@ -225,17 +211,13 @@ class DynamoCommandQueue:
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
         self._table = table
+        self._guarded = GuardedTable(client, table)
 
-    def _write(self, charge_point_id: str, **kwargs: Any) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table, Key=_charger_key(charge_point_id, "queue"), **kwargs
-            )
-        except ClientError as e:
-            if _conditional_failed(e):
-                return False
-            raise
-        return True
+    def _write(
+        self, charge_point_id: str, update: str, condition: str, names: dict[str, str], values: Item
+    ) -> bool:
+        key = _charger_key(charge_point_id, "queue")
+        return self._guarded.update(key, update, condition, names, values) is not None
 
     def state(self, charge_point_id: str) -> QueueState:
         item = self._client.get_item(
@@ -258,11 +240,10 @@ class DynamoCommandQueue:
     def enqueue(self, charge_point_id: str, command_id: str, max_length: int) -> bool:
         return self._write(
             charge_point_id,
-            UpdateExpression="SET #q = list_append(if_not_exists(#q, :empty), :ids), "
-            "charge_point_id = :cp ADD #v :one",
-            ConditionExpression="attribute_not_exists(#q) OR size(#q) < :max",
-            ExpressionAttributeNames={"#q": "queue", "#v": "version"},
-            ExpressionAttributeValues={
+            "SET #q = list_append(if_not_exists(#q, :empty), :ids), charge_point_id = :cp ADD #v :one",
+            "attribute_not_exists(#q) OR size(#q) < :max",
+            {"#q": "queue", "#v": "version"},
+            {
                 ":empty": {"L": []},
                 ":ids": {"L": [_s(command_id)]},
                 ":cp": _s(charge_point_id),
@@ -274,12 +255,12 @@ class DynamoCommandQueue:
     def claim(self, charge_point_id: str, in_flight: InFlight) -> bool:
         return self._write(
             charge_point_id,
-            UpdateExpression="SET in_flight_command_id = :id, in_flight_unique_id = :u, "
+            "SET in_flight_command_id = :id, in_flight_unique_id = :u, "
             "in_flight_connection_id = :c, in_flight_sent_at = :at, in_flight_deadline = :d "
             "REMOVE #q[0] ADD #v :one",
-            ConditionExpression="attribute_not_exists(in_flight_command_id) AND #q[0] = :id",
-            ExpressionAttributeNames={"#q": "queue", "#v": "version"},
-            ExpressionAttributeValues={
+            "attribute_not_exists(in_flight_command_id) AND #q[0] = :id",
+            {"#q": "queue", "#v": "version"},
+            {
                 ":id": _s(in_flight.command_id),
                 ":u": _s(in_flight.unique_id),
                 ":c": _s(in_flight.connection_id),
@@ -292,19 +273,19 @@ class DynamoCommandQueue:
     def release(self, charge_point_id: str, command_id: str) -> bool:
         return self._write(
             charge_point_id,
-            UpdateExpression=f"REMOVE {_REMOVE_IN_FLIGHT} ADD #v :one",
-            ConditionExpression="in_flight_command_id = :id",
-            ExpressionAttributeNames={"#v": "version"},
-            ExpressionAttributeValues={":id": _s(command_id), ":one": _n(1)},
+            f"REMOVE {_REMOVE_IN_FLIGHT} ADD #v :one",
+            "in_flight_command_id = :id",
+            {"#v": "version"},
+            {":id": _s(command_id), ":one": _n(1)},
         )
 
     def drain(self, charge_point_id: str, expected: QueueState) -> bool:
         return self._write(
             charge_point_id,
-            UpdateExpression=f"SET #q = :empty REMOVE {_REMOVE_IN_FLIGHT} ADD #v :one",
-            ConditionExpression="#v = :v",
-            ExpressionAttributeNames={"#q": "queue", "#v": "version"},
-            ExpressionAttributeValues={
+            f"SET #q = :empty REMOVE {_REMOVE_IN_FLIGHT} ADD #v :one",
+            "#v = :v",
+            {"#q": "queue", "#v": "version"},
+            {
                 ":empty": {"L": []},
                 ":v": _n(expected.version),
                 ":one": _n(1),
@@ -332,6 +313,7 @@ class DynamoReportedStateStore:
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
         self._table = table
+        self._guarded = GuardedTable(client, table)
 
     def get(self, charge_point_id: str) -> ReportedState:
         item = self._client.get_item(
@@ -354,21 +336,10 @@ class DynamoReportedStateStore:
         if expiry is not None:
             # sparse: only reported items with a reservation still Reserved carry it (the monitor's sweep)
             item["reservation_expiry"] = _s(_stamp(expiry))
+        key = _charger_key(state.charge_point_id, "reported")
         if state.version == 0:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
-        else:
-            condition = {
-                "ConditionExpression": "#v = :v",
-                "ExpressionAttributeNames": {"#v": "version"},
-                "ExpressionAttributeValues": {":v": _n(state.version)},
-            }
-        try:
-            self._client.put_item(TableName=self._table, Item=item, **condition)
-        except ClientError as e:
-            if _conditional_failed(e):
-                return False
-            raise
-        return True
+            return self._guarded.put(key, item, "attribute_not_exists(pk)")
+        return self._guarded.put(key, item, "#v = :v", {"#v": "version"}, {":v": _n(state.version)})
 
     def due_reservations(self, now: datetime) -> list[str]:
         """Charge point ids with a reservation still Reserved past its expiry. A Scan with a filter on the
@@ -395,22 +366,13 @@ class DynamoBootReadClaims:
     GetConfiguration. Taken with a conditional write, so a reconnect storm queues one read, not many."""
 
     def __init__(self, client: Any, table: str) -> None:
-        self._client = client
-        self._table = table
+        self._guarded = GuardedTable(client, table)
 
     def claim(self, charge_point_id: str, now: datetime, not_before: datetime) -> bool:
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    **_charger_key(charge_point_id, "boot-config-read"),
-                    "claimed_at": _s(_stamp(now)),
-                },
-                ConditionExpression="attribute_not_exists(pk) OR claimed_at < :cutoff",
-                ExpressionAttributeValues={":cutoff": _s(_stamp(not_before))},
-            )
-        except ClientError as e:
-            if _conditional_failed(e):
-                return False
-            raise
-        return True
+        key = _charger_key(charge_point_id, "boot-config-read")
+        return self._guarded.put(
+            key,
+            {**key, "claimed_at": _s(_stamp(now))},
+            "attribute_not_exists(pk) OR claimed_at < :cutoff",
+            values={":cutoff": _s(_stamp(not_before))},
+        )

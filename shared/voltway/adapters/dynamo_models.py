@@ -42,6 +42,7 @@ class ChargerItem(Model):
     offline_alerted = BooleanAttribute(null=True)
     created_at = UTCDateTimeAttribute(null=True)
     updated_at = UTCDateTimeAttribute(null=True)
+    write_token = UnicodeAttribute(null=True)  # the last guarded write's token (adapters.conditional)
     by_tenant = ChargersByTenant()
 
 
@@ -72,6 +73,7 @@ class IdempotencyItem(Model):
     response = UnicodeAttribute(null=True)
     claimed_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute()
+    write_token = UnicodeAttribute(null=True)  # the last guarded write's token (adapters.conditional)
 
 
 M = TypeVar("M", bound=Model)

@@ -21,11 +21,12 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from voltway.adapters.conditional import guarded_delete, guarded_update
 from voltway.adapters.dynamo import _decode_cursor, _encode_cursor, _stamp
 from voltway.adapters.dynamo_models import ChargerItem
 from voltway.idtags.model import IdTag, IdTagStatus
@@ -93,6 +94,7 @@ class TransactionRecord(Model):
     anomalies = UnicodeSetAttribute(null=True)
     received_at = UTCDateTimeAttribute(null=True)
     stop_reason_requested = UnicodeAttribute(null=True)  # fleet time limit: "time_limit"
+    write_token = UnicodeAttribute(null=True)  # the last guarded write's token (adapters.conditional)
     by_charger = TransactionsByCharger()
 
 
@@ -139,10 +141,6 @@ def bind_model(model: type[M], table_name: str, *, region: str, host: str | None
     if model is TransactionRecord:
         attrs["by_charger"] = TransactionsByCharger()
     return type(f"{model.__name__}_{table_name}", (model,), attrs)
-
-
-def _failed_condition(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -308,13 +306,7 @@ class DynamoTransactionRepository:
         return self._to_transaction(item) if item is not None and item.kind == "tx" else None
 
     def _update(self, transaction_id: int, actions: list[Any], condition: Any) -> bool:
-        try:
-            self._model(_tx_key(transaction_id)).update(actions=actions, condition=condition)
-        except UpdateError as e:
-            if _failed_condition(e):
-                return False
-            raise
-        return True
+        return guarded_update(self._model(_tx_key(transaction_id)), actions, condition)
 
     def record_reading(self, transaction_id: int, reading: Reading) -> None:
         m = self._model
@@ -363,11 +355,8 @@ class DynamoTransactionRepository:
 
     def release_tag(self, tenant_id: str, id_tag: str, transaction_id: int) -> None:
         m = self._model
-        try:
-            m(_lock_key(tenant_id, id_tag)).delete(condition=m.transaction_id == transaction_id)
-        except Exception as e:  # a lock held by another transaction, or none: nothing to release
-            if not _failed_condition(e):
-                raise
+        # False: a lock held by another transaction, or none: nothing to release
+        guarded_delete(m(_lock_key(tenant_id, id_tag)), m.transaction_id == transaction_id)
 
     def record_unmatched(self, stop: UnmatchedStop) -> None:
         stamp = _stamp(stop.stopped_at)
@@ -472,14 +461,11 @@ class DynamoChargerReports:
     def record(self, charge_point_id: str, kind: StatusReportKind, report: StatusReport) -> None:
         m = self._model
         attribute = m.firmware_status if kind == "firmware" else m.diagnostics_status
-        try:
-            m(charge_point_id).update(
-                actions=[attribute.set({"status": report.status, "at": _stamp(report.at)})],
-                condition=m.charge_point_id.exists(),
-            )
-        except UpdateError as e:
-            if not _failed_condition(e):
-                raise
+        guarded_update(
+            m(charge_point_id),
+            [attribute.set({"status": report.status, "at": _stamp(report.at)})],
+            m.charge_point_id.exists(),
+        )
 
     def get(self, charge_point_id: str) -> dict[StatusReportKind, StatusReport]:
         try:

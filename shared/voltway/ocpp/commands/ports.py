@@ -25,7 +25,8 @@ class CommandStore(Protocol):
     def mark_sent(
         self, command_id: str, unique_id: str, connection_id: str, sent_at: datetime, deadline: datetime
     ) -> Command | None:
-        """QUEUED -> SENT; ``None`` if the command is not (or no longer) queued."""
+        """QUEUED -> SENT; ``None`` if the command is not (or no longer) queued. A write of ours that the
+        SDK retried after it landed is ours, never ``None`` (adapters: ``voltway.adapters.conditional``)."""
         ...
 
     def finish(

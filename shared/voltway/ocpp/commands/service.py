@@ -321,8 +321,6 @@ class CommandService:
             return False
         command = self._store.mark_sent(command_id, unique_id, connection_id, now, in_flight.deadline)
         if command is None:
-            command = self._marked_by_us(command_id, unique_id, connection_id, now)
-        if command is None:
             self._queue.release(charge_point_id, command_id)
             return False
         try:
@@ -335,24 +333,6 @@ class CommandService:
         count("CommandSent")
         logger.info("command sent", action=command.action, command_id=command_id)
         return True
-
-    def _marked_by_us(
-        self, command_id: str, unique_id: str, connection_id: str, now: datetime
-    ) -> Command | None:
-        """A conditional write whose response was lost (SDK read timeout under load) is retried by the
-        SDK and then fails its own condition: the command reads as not QUEUED although it is SENT by
-        this very step. Releasing the slot then would strand it SENT, out of flight, for ever."""
-        current = self._store.get(command_id)
-        if (
-            current is not None
-            and current.status is CommandStatus.SENT
-            and current.unique_id == unique_id
-            and current.connection_id == connection_id
-            and current.sent_at == now
-        ):
-            count("CommandMarkSentRecovered")
-            return current
-        return None
 
     def _finish_in_flight(
         self,
