@@ -7,7 +7,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
 from voltway.adapters.aws import client
 from voltway.adapters.dynamo_transactions import DynamoIdTagRepository, IdTagItem, bind_model
@@ -25,7 +25,7 @@ Environ = Mapping[str, str] | None
 class DocumentSettings(AwsSettings):
     invoices_table: str
     documents_bucket: str
-    sender_email: EmailStr
+    sender_email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
 class ReceiptSettings(DocumentSettings):
@@ -51,7 +51,7 @@ def receipts(environ: Environ = None) -> ReceiptService:
         accounts=IdTagAccounts(
             DynamoIdTagRepository(bind_model(IdTagItem, s.id_tags_table, region=region, host=host))
         ),
-        mailer=SesMailer(client("ses", region=region, endpoint_url=host), str(s.sender_email)),
+        mailer=SesMailer(client("ses", region=region, endpoint_url=host), s.sender_email),
         url_expiry_seconds=s.document_url_expiry_seconds,
     )
 
@@ -64,7 +64,7 @@ def invoices(environ: Environ = None) -> InvoiceService:
         store=DynamoDocumentStore(dynamodb, s.invoices_table),
         files=S3DocumentFiles(signing_s3(region, host), s.documents_bucket),
         contracts=ContractService(DynamoContracts(DynamoTariffs(dynamodb, s.tariffs_table))),
-        mailer=SesMailer(client("ses", region=region, endpoint_url=host), str(s.sender_email)),
+        mailer=SesMailer(client("ses", region=region, endpoint_url=host), s.sender_email),
         url_expiry_seconds=s.document_url_expiry_seconds,
     )
 
