@@ -164,3 +164,21 @@ def test_command_flow_is_not_stuck_when_every_guarded_write_loses_its_answer(
     message.handler(_event("ocpp_message", [3, command.unique_id, {"status": "Accepted"}]), None)
     assert commands.get("t1", command.command_id).status is CommandStatus.ACCEPTED
     assert lost_answers.lost >= 10
+
+
+def test_fleet_deadlines_and_http_idempotency_claims_are_ours_after_a_lost_answer(
+    env: dict[str, str], lost_answers: LostAnswers
+) -> None:
+    from voltway.api.idempotency import DynamoIdempotencyKeys
+    from voltway.fleet.aws import DynamoDeadlines
+    from voltway.fleet.model import SessionDeadline
+
+    client = _client()
+    deadlines = DynamoDeadlines(client, env["FLEET_DEADLINES_TABLE"])
+    due = SessionDeadline(7, "t1", CP, 1, "c1", NOW, NOW + timedelta(hours=1))
+    assert deadlines.add(due, "2026-01-02T04:04")
+    assert deadlines.claim(7, NOW)  # a retried claim read as lost would never stop the session
+    assert not deadlines.claim(7, NOW)  # a second sweep really loses
+    keys = DynamoIdempotencyKeys(client, env["HTTP_IDEMPOTENCY_TABLE"])
+    assert keys.claim("http#t1#u1#POST /v1/sessions#k1", "f", NOW.timestamp()) is None  # claimed by us
+    assert lost_answers.lost >= 3

@@ -34,6 +34,7 @@ from chalice.app import Request, Response
 from pydantic import Field
 
 from voltway.adapters.aws import client
+from voltway.adapters.conditional import GuardedTable
 from voltway.adapters.http import BadRequest, error_response
 from voltway.config import AwsSettings
 from voltway.identity import Principal
@@ -91,31 +92,28 @@ class DynamoIdempotencyKeys:
     ) -> None:
         self._db = dynamodb
         self._table = table
+        self._guarded = GuardedTable(dynamodb, table)
         self._ttl = ttl_seconds
         self._stale = stale_after_seconds
 
     def claim(self, record_id: str, fingerprint: str, now: float) -> Held | None:
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={
-                    "id": {"S": record_id},
-                    "fingerprint": {"S": fingerprint},
-                    "claimed_at": {"N": str(int(now))},
-                    "expiration": {"N": str(int(now + self._ttl))},
-                },
-                # Take it if new, expired (TTL deletion lags), or an abandoned claim.
-                ConditionExpression="attribute_not_exists(id) OR expiration < :now OR "
-                "(attribute_not_exists(#s) AND claimed_at < :stale)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":now": {"N": str(int(now))},
-                    ":stale": {"N": str(int(now - self._stale))},
-                },
-            )
+        key = {"id": {"S": record_id}}
+        claimed = self._guarded.put(
+            key,
+            {
+                **key,
+                "fingerprint": {"S": fingerprint},
+                "claimed_at": {"N": str(int(now))},
+                "expiration": {"N": str(int(now + self._ttl))},
+            },
+            # Take it if new, expired (TTL deletion lags), or an abandoned claim.
+            "attribute_not_exists(id) OR expiration < :now OR "
+            "(attribute_not_exists(#s) AND claimed_at < :stale)",
+            {"#s": "status"},
+            {":now": {"N": str(int(now))}, ":stale": {"N": str(int(now - self._stale))}},
+        )
+        if claimed:
             return None
-        except self._db.exceptions.ConditionalCheckFailedException:
-            pass
         item = self._db.get_item(
             TableName=self._table, Key={"id": {"S": record_id}}, ConsistentRead=True
         ).get("Item")

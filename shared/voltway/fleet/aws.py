@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from voltway.adapters.conditional import GuardedTable
 from voltway.billing.aws import DynamoContracts
 from voltway.billing.contracts import select_contract
 from voltway.billing.model import Contract
@@ -33,14 +34,11 @@ def _iso(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
-def _conflict(e: ClientError) -> bool:
-    return e.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 class DynamoDeadlines:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._db = dynamodb
         self._table = table
+        self._guarded = GuardedTable(dynamodb, table)
 
     def add(self, deadline: SessionDeadline, bucket: str) -> bool:
         item = {
@@ -56,14 +54,9 @@ class DynamoDeadlines:
             "due_minute": {"S": bucket},
         }
         try:
-            self._db.put_item(
-                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-            )
+            return self._guarded.put(_key(deadline.transaction_id), item, "attribute_not_exists(pk)")
         except ClientError as e:
-            if _conflict(e):
-                return False
             raise FleetStoreError("cannot write FleetDeadlinesTable") from e
-        return True
 
     def due_in(self, bucket: str, now: datetime) -> list[SessionDeadline]:
         request: dict[str, Any] = {
@@ -85,19 +78,10 @@ class DynamoDeadlines:
             update = "SET #st = :s, stop_requested_at = :at REMOVE due_minute"
             values[":at"] = {"S": _iso(now)}
         try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=_key(transaction_id),
-                UpdateExpression=update,
-                ConditionExpression="#st = :p",
-                ExpressionAttributeNames={"#st": "status"},
-                ExpressionAttributeValues=values,
-            )
+            moved = self._guarded.update(_key(transaction_id), update, "#st = :p", {"#st": "status"}, values)
         except ClientError as e:
-            if _conflict(e):
-                return False
             raise FleetStoreError("cannot update FleetDeadlinesTable") from e
-        return True
+        return moved is not None
 
     def claim(self, transaction_id: int, now: datetime) -> bool:
         return self._move(transaction_id, DeadlineStatus.STOP_REQUESTED, now)
@@ -124,16 +108,14 @@ class DynamoDeadlines:
     def set_swept_through(self, bucket: str) -> None:
         # Only forwards: two overlapping sweeps never move the cursor back past work not yet done.
         try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": _SWEEP}},
-                UpdateExpression="SET swept_through = :b",
-                ConditionExpression="attribute_not_exists(swept_through) OR swept_through < :b",
-                ExpressionAttributeValues={":b": {"S": bucket}},
+            self._guarded.update(
+                {"pk": {"S": _SWEEP}},
+                "SET swept_through = :b",
+                "attribute_not_exists(swept_through) OR swept_through < :b",
+                values={":b": {"S": bucket}},
             )
         except ClientError as e:
-            if not _conflict(e):
-                raise FleetStoreError("cannot update FleetDeadlinesTable") from e
+            raise FleetStoreError("cannot update FleetDeadlinesTable") from e
 
     @staticmethod
     def _deadline(item: dict[str, Any]) -> SessionDeadline:
