@@ -23,6 +23,7 @@ from voltway.billing.roots import cached_billing
 from voltway.drivers.dynamo import DynamoDriverStore
 from voltway.drivers.model import TokenKind, TokenLink
 from voltway.drivers.roots import cached_drivers
+from voltway.payments.roots import cached_payments
 
 __all__ = ["aws"]
 
@@ -41,10 +42,16 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         cached_transactions_api,
         roots.cached_commands,
         cached_http_idempotency,
+        cached_payments,
     ):
         cached.cache_clear()
     status, body = API("PUT", CHARGER, {"chargePointId": "CP1"}, body={"password": "secret-pw-1"})
     assert status == 200, body
+    # App starts are paid: every driver of these tests has a card (the fake gateway approves tok_ok...).
+    for tenant in ("t1", "t2"):
+        for user in ("alice", "bob"):
+            card = {"token": f"tok_ok_{user}"}
+            assert call("PUT", "/v1/me/payment-method", body=card, user=user, tenant=tenant)[0] == 200
     yield
     for cached in (
         cached_drivers,
@@ -52,6 +59,7 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         cached_transactions_api,
         roots.cached_commands,
         cached_http_idempotency,
+        cached_payments,
     ):
         cached.cache_clear()
 

@@ -11,6 +11,7 @@ from voltway.chargers.http_models import CHARGE_POINT_ID_PATTERN
 from voltway.drivers.model import ChargingSession, LiveFigures
 from voltway.drivers.service import SessionDetail, TokenView
 from voltway.idtags.http_models import ID_TAG_PATTERN
+from voltway.payments.model import Payment
 
 SESSION_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
@@ -90,9 +91,29 @@ class LiveOut(BaseModel):
         )
 
 
+class SessionPaymentOut(BaseModel):
+    payment_id: str
+    status: str = Field(description="authorized | declined | captured | capture_failed | voided | ...")
+    currency: str
+    held: str = Field(description="pre-authorised amount (Decimal text)")
+    captured: str
+    refunded: str
+
+    @classmethod
+    def of(cls, p: Payment) -> SessionPaymentOut:
+        return cls(
+            payment_id=p.payment_id,
+            status=p.status.value,
+            currency=p.currency,
+            held=str(p.held),
+            captured=str(p.captured),
+            refunded=str(p.refunded),
+        )
+
+
 class SessionOut(BaseModel):
     session_id: str
-    state: Literal["requested", "accepted", "rejected", "offline", "timeout", "started", "stopped"]
+    state: Literal["requested", "accepted", "rejected", "offline", "timeout", "expired", "started", "stopped"]
     charge_point_id: str
     connector_id: int
     id_tag: str
@@ -104,6 +125,7 @@ class SessionOut(BaseModel):
     stop_requested_at: datetime | None
     stop_status: str | None = Field(default=None, description="the RemoteStopTransaction command's status")
     live: LiveOut | None = None
+    payment: SessionPaymentOut | None = Field(default=None, description="paid app starts: the card hold")
 
     @classmethod
     def of(cls, session: ChargingSession, detail: SessionDetail | None = None) -> SessionOut:
@@ -122,6 +144,7 @@ class SessionOut(BaseModel):
             stop_requested_at=s.stop_requested_at,
             stop_status=detail.stop_status if detail else None,
             live=LiveOut.of(detail.live) if detail and detail.live else None,
+            payment=SessionPaymentOut.of(detail.payment) if detail and detail.payment else None,
         )
 
     @classmethod

@@ -31,6 +31,7 @@ class SessionState(StrEnum):
     REJECTED = "rejected"  # the charger rejected the command (or answered with a CALLERROR)
     OFFLINE = "offline"  # the charger was not connected
     TIMEOUT = "timeout"  # no answer in time (a late StartTransaction still links the session)
+    EXPIRED = "expired"  # accepted/timeout and no StartTransaction within the start timeout (final)
     STARTED = "started"  # the StartTransaction with the app token arrived on that connector
     STOPPED = "stopped"  # the transaction stopped
 
@@ -42,7 +43,17 @@ class SessionState(StrEnum):
     @property
     def settled(self) -> bool:
         """Nothing more will change (history listings skip refreshing these)."""
-        return self in (SessionState.REJECTED, SessionState.OFFLINE, SessionState.STOPPED)
+        return self in (
+            SessionState.REJECTED,
+            SessionState.OFFLINE,
+            SessionState.EXPIRED,
+            SessionState.STOPPED,
+        )
+
+    @property
+    def ended_without_transaction(self) -> bool:
+        """No transaction will follow: a payment hold is released."""
+        return self in (SessionState.REJECTED, SessionState.OFFLINE, SessionState.EXPIRED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Protocol
 from voltway.billing.model import IssuedCdr
 from voltway.drivers.model import ChargingSession, CostEstimate, SessionPage, TokenKind, TokenLink
 from voltway.ocpp.commands.model import Command
+from voltway.payments.model import Payment
 from voltway.transactions.model import MeterSample, Transaction
 
 
@@ -63,6 +64,29 @@ class Transactions(Protocol):
 
 class Cdrs(Protocol):
     def get(self, cdr_id: str) -> IssuedCdr | None: ...
+
+
+class SessionPayments(Protocol):
+    """Payments of app-started sessions (``voltway.payments.service.PaymentService``)."""
+
+    def hold(
+        self,
+        *,
+        tenant_id: str,
+        user_id: str,
+        session_id: str,
+        charge_point_id: str,
+        connector_id: int,
+        id_tag: str,
+    ) -> Payment:
+        """Pre-authorise; raises when no hold was placed (no payment method, declined, unavailable)."""
+        ...
+
+    def release(self, session_id: str) -> Payment | None:
+        """Void the session's hold if still held (idempotent, best effort)."""
+        ...
+
+    def of_session(self, session_id: str) -> Payment | None: ...
 
 
 class CostEstimator(Protocol):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from datetime import timedelta
 
+from pydantic import Field
 from pynamodb.connection import Connection
 
 from voltway.adapters.aws import client
@@ -25,6 +27,7 @@ from voltway.config import AwsSettings
 from voltway.drivers.dynamo import DynamoDriverStore
 from voltway.drivers.estimate import TariffEstimator
 from voltway.drivers.service import DriverService
+from voltway.payments.roots import cached_payments
 from voltway.sites.dynamo import DynamoSiteRepository
 from voltway.transactions.model import MeterSample, Transaction
 from voltway.transactions.ports import transaction_series
@@ -37,6 +40,8 @@ class DriverSettings(AwsSettings):
     meter_values_table: str
     cdrs_table: str
     sites_table: str
+    # An accepted session whose StartTransaction has not come after this long expires (hold voided).
+    driver_start_timeout_seconds: int = Field(default=120, ge=10, le=3600)
 
 
 class TransactionReader:
@@ -83,6 +88,8 @@ def drivers(environ: Mapping[str, str] | None = None) -> DriverService:
         transactions=reader,
         cdrs=DynamoCdrs(dynamodb, s.cdrs_table),
         estimator=estimator,
+        payments=cached_payments(),
+        start_timeout=timedelta(seconds=s.driver_start_timeout_seconds),
     )
 
 

@@ -4,6 +4,11 @@ Session state machine (refreshed on read, persisted with optimistic versions)::
 
     requested --charger accepts RemoteStart--> accepted --StartTransaction--> started --Stop--> stopped
         |--> rejected | offline | timeout (a StartTransaction after a timeout still links)
+    accepted | timeout --no StartTransaction within the start timeout--> expired
+
+Paid starts (``payments`` given): the card is pre-authorised before RemoteStartTransaction is sent (a
+decline sends nothing and creates no session); the hold is voided when the session ends without a
+transaction (rejected, offline, expired) and captured by the CDR worker (docs/payments.md).
 
 The link to the transaction is key lookups only: the app token's active-transaction lock
 (``LOCK#<tenant>#<idTag>`` in TransactionsTable) names the running transaction, which must be on the
@@ -37,17 +42,27 @@ from voltway.drivers.model import (
     TokenKind,
     TokenLink,
 )
-from voltway.drivers.ports import Cdrs, Commands, CostEstimator, DriverStore, Transactions
+from voltway.drivers.ports import (
+    Cdrs,
+    Commands,
+    CostEstimator,
+    DriverStore,
+    SessionPayments,
+    Transactions,
+)
 from voltway.idtags.errors import IdTagNotFound
 from voltway.idtags.model import IdTag, IdTagStatus
 from voltway.idtags.service import IdTagService
 from voltway.observability import count, logger
 from voltway.ocpp.commands.model import CommandStatus
+from voltway.payments.model import Payment
 from voltway.transactions.model import Transaction
 
 Clock = Callable[[], datetime]
 # A StartTransaction may carry a charger clock slightly behind ours; we compare our receive time.
 LINK_SLACK = timedelta(seconds=5)
+# Accepted by the charger (or unanswered) and no StartTransaction after this long: the session expires.
+START_TIMEOUT = timedelta(seconds=120)
 _APP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 _FROM_COMMAND = {
@@ -75,6 +90,7 @@ class SessionDetail:
     session: ChargingSession
     live: LiveFigures | None
     stop_status: str | None  # the RemoteStopTransaction's public status, once requested
+    payment: Payment | None = None  # paid starts only
 
 
 class DriverService:
@@ -89,6 +105,8 @@ class DriverService:
         estimator: CostEstimator,
         clock: Clock | None = None,
         app_token_factory: Callable[[], str] = new_app_token,
+        payments: SessionPayments | None = None,
+        start_timeout: timedelta = START_TIMEOUT,
     ) -> None:
         self._store = store
         self._id_tags = id_tags
@@ -98,6 +116,8 @@ class DriverService:
         self._estimator = estimator
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
         self._new_app_token = app_token_factory
+        self._payments = payments
+        self._start_timeout = start_timeout
 
     # ------------------------------------------------------------------ tokens
     def app_token(self, tenant_id: str, user_id: str) -> str:
@@ -168,15 +188,31 @@ class DriverService:
         info = self._id_tags.authorize(tenant_id, id_tag, self._clock())
         if not info.accepted:
             raise TokenNotUsable(f"the app token is {info.status.value}")
-        command = self._commands.submit(
-            tenant_id,
-            charge_point_id,
-            "RemoteStartTransaction",
-            {"connectorId": connector_id, "idTag": id_tag},
-        )
+        session_id = str(uuid.uuid4())
+        payment = None
+        if self._payments is not None:  # declined / no card: raises, nothing is sent
+            payment = self._payments.hold(
+                tenant_id=tenant_id,
+                user_id=user_id,
+                session_id=session_id,
+                charge_point_id=charge_point_id,
+                connector_id=connector_id,
+                id_tag=id_tag,
+            )
+        try:
+            command = self._commands.submit(
+                tenant_id,
+                charge_point_id,
+                "RemoteStartTransaction",
+                {"connectorId": connector_id, "idTag": id_tag},
+            )
+        except Exception:
+            if self._payments is not None:  # unknown charger, full queue...: release the hold
+                self._payments.release(session_id)
+            raise
         now = self._clock()
         session = ChargingSession(
-            session_id=str(uuid.uuid4()),
+            session_id=session_id,
             tenant_id=tenant_id,
             user_id=user_id,
             charge_point_id=charge_point_id,
@@ -193,10 +229,14 @@ class DriverService:
         logger.info(
             "driver session requested", session_id=session.session_id, charge_point_id=charge_point_id
         )
-        return SessionDetail(session, None, None)
+        if self._payments is not None:
+            payment = self._payments.of_session(session_id) or payment
+        return SessionDetail(session, None, None, payment)
 
     def get(self, tenant_id: str, user_id: str, session_id: str) -> SessionDetail:
         session = self._refresh(self._own_session(tenant_id, user_id, session_id))
+        if session.state.ended_without_transaction:
+            self._release(session)  # idempotent: repairs a void that failed earlier
         return self._detail(session)
 
     def stop(self, tenant_id: str, user_id: str, session_id: str) -> SessionDetail:
@@ -248,10 +288,17 @@ class DriverService:
         if updated == session:
             return session
         try:
-            return self._store.save_session(updated)
+            saved = self._store.save_session(updated)
         except SessionConflict:  # another reader advanced it: its result is at least as new
             stored = self._store.get_session(session.session_id)
             return stored if stored is not None else session
+        if saved.state.ended_without_transaction:
+            self._release(saved)
+        return saved
+
+    def _release(self, session: ChargingSession) -> None:
+        if self._payments is not None:
+            self._payments.release(session.session_id)
 
     def _advance(self, session: ChargingSession) -> ChargingSession:
         s = session
@@ -265,6 +312,11 @@ class DriverService:
                 s = replace(
                     s, state=SessionState.STARTED, transaction_id=tx.transaction_id, started_at=tx.started_at
                 )
+        if s.state in (SessionState.ACCEPTED, SessionState.TIMEOUT):
+            since = s.answered_at or s.created_at
+            if self._clock() - since > self._start_timeout:
+                s = replace(s, state=SessionState.EXPIRED)
+                count("DriverSessionExpired")
         if s.state is SessionState.STARTED and s.transaction_id is not None:
             tx = self._transactions.transaction(s.transaction_id)
             if tx is not None and tx.stopped_at is not None:
@@ -286,12 +338,13 @@ class DriverService:
         stop_status = None
         if session.stop_command_id is not None:
             stop_status = self._commands.get(session.tenant_id, session.stop_command_id).status.public
+        payment = self._payments.of_session(session.session_id) if self._payments else None
         if session.transaction_id is None:
-            return SessionDetail(session, None, stop_status)
+            return SessionDetail(session, None, stop_status, payment)
         tx = self._transactions.transaction(session.transaction_id)
         if tx is None:
-            return SessionDetail(session, None, stop_status)
-        return SessionDetail(session, self._live(tx), stop_status)
+            return SessionDetail(session, None, stop_status, payment)
+        return SessionDetail(session, self._live(tx), stop_status, payment)
 
     def _live(self, tx: Transaction) -> LiveFigures:
         now = self._clock()
