@@ -14,6 +14,7 @@ from voltway.billing.roots import cached_billing
 from voltway.billing.trigger import parse_request
 from voltway.invoices.roots import cached_receipts
 from voltway.observability import correlate, logger, metrics
+from voltway.payments.roots import cached_payments
 
 root = cached_billing()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -27,6 +28,7 @@ def record_handler(record: SQSRecord) -> str:
     except TransactionNotBillable:  # an unmatched stop (unknown transaction): nothing to bill, no retry
         logger.warning("no CDR: transaction not billable", transaction_id=request.transaction_id)
         return "skipped"
+    cached_payments().capture_issued(cdr)  # a failed capture raises: retried (docs/payments.md)
     cached_receipts().issue(cdr)  # receipt PDF in S3, e-mailed once (docs/invoices.md)
     return cdr.cdr_id
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from voltway.billing.model import CdrKind, IssuedCdr
 from voltway.observability import count, logger
 from voltway.payments.errors import (
     CaptureFailed,
@@ -63,6 +64,28 @@ class PaymentSettings:
     hold_amount: Decimal = Decimal("50.00")  # per pre-authorisation, in the charger tariff's currency
     default_currency: str = "EUR"  # when the charger has no tariff yet
     tag_lookup: int = 10  # newest payments of an id tag examined to find a transaction's hold
+
+
+def charge_facts(cdr: IssuedCdr) -> ChargeFacts | None:
+    """What capture needs of a debit CDR: its id tag (``cdr_token.uid``), total incl. VAT (excl. when
+    the tariff has no VAT) and end time."""
+    token = cdr.ocpi.get("cdr_token")
+    uid = token.get("uid") if isinstance(token, dict) else None
+    if cdr.kind is not CdrKind.DEBIT or not isinstance(uid, str):
+        return None
+    end = cdr.ocpi.get("end_date_time")
+    ended_at = datetime.fromisoformat(end.replace("Z", "+00:00")) if isinstance(end, str) else cdr.issued_at
+    return ChargeFacts(
+        cdr_id=cdr.cdr_id,
+        tenant_id=cdr.tenant_id,
+        charge_point_id=cdr.charge_point_id,
+        connector_id=cdr.connector_id,
+        transaction_id=cdr.transaction_id,
+        id_tag=uid,
+        currency=cdr.currency,
+        total_incl_vat=cdr.total_incl_vat if cdr.total_incl_vat is not None else cdr.total_excl_vat,
+        ended_at=ended_at,
+    )
 
 
 class PaymentService:
@@ -212,6 +235,11 @@ class PaymentService:
                 )
             )
         return self._capture(payment)
+
+    def capture_issued(self, cdr: IssuedCdr) -> Payment | None:
+        """``capture_for_cdr`` for an issued debit CDR (credits and CDRs without a token: None)."""
+        facts = charge_facts(cdr)
+        return self.capture_for_cdr(facts) if facts is not None else None
 
     def retry_capture(self, tenant_id: str, payment_id: str) -> Payment:
         payment = self.get(tenant_id, payment_id)
