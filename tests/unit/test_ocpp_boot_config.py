@@ -254,3 +254,35 @@ def test_dynamo_boot_claims_and_reservation_sweep(commands_table: tuple[Any, str
     assert lifecycle.expire_reservations(NOW) == 1
     assert store.get(CP).reservations["1"]["status"] == "Expired"
     assert store.due_reservations(NOW) == []  # the attribute left with the last Reserved one
+
+
+@pytest.mark.integration
+def test_reservation_sweep_queries_the_sparse_index_and_finds_exactly_the_expired(
+    commands_table: tuple[Any, str],
+) -> None:
+    client, table = commands_table
+    store = DynamoReportedStateStore(client, table)
+    expired, future = "2026-01-02T03:04:04Z", "2026-01-02T03:04:06Z"  # NOW is 03:04:05Z
+    due = {f"CP-due-{i}" for i in range(12)}  # spread over every shard of the index
+    for cp in due:
+        store.save(ReportedState(cp, reservations={"1": _reserved(expired, "Reserved")}))
+    store.save(ReportedState("CP-future", reservations={"1": _reserved(future, "Reserved")}))
+    store.save(ReportedState("CP-cancelled", reservations={"1": _reserved(expired, "Cancelled")}))
+    store.save(ReportedState("CP-none", configuration={"K": {"value": "1", "readonly": False}}))
+    client.put_item(TableName=table, Item={"pk": {"S": "cp#CP-noise"}, "sk": {"S": "queue"}})
+
+    operations: list[str] = []
+    client.meta.events.register("before-call.dynamodb", lambda model, **_: operations.append(model.name))
+    assert set(store.due_reservations(NOW)) == due and len(store.due_reservations(NOW)) == len(due)
+    assert "Scan" not in operations and "Query" in operations
+
+    lifecycle = ReportedLifecycle(store, store)
+    assert lifecycle.expire_reservations(NOW) == len(due)
+    assert store.get("CP-future").reservations["1"]["status"] == "Reserved"  # not touched
+    assert store.get("CP-future").version == 1
+    assert store.due_reservations(NOW) == []
+    assert store.due_reservations(NOW + timedelta(seconds=2)) == ["CP-future"]
+
+
+def _reserved(expiry: str, status: str) -> dict[str, Any]:
+    return {"connector_id": 1, "id_tag": "T", "expiry_date": expiry, "status": status}

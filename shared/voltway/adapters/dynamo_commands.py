@@ -8,7 +8,9 @@
 
 GSI ``by_charger`` (``charge_point_id``, ``created_key``): commands of one charger, for the listing only.
 GSI ``in_flight`` (``in_flight_deadline``, keys only): sparse, holds only queues with a CALL in flight, for
-the monitor's sweep. Every other access is GetItem (strongly consistent) or a conditional write; the
+the monitor's sweep. GSI ``reservations_due`` (``reservation_shard``, ``reservation_expiry``, keys only):
+sparse, holds only reported items with a reservation still Reserved, for the reservation sweep.
+Every other access is GetItem (strongly consistent) or a conditional write; the
 in-flight slot is taken with ``attribute_not_exists(in_flight_command_id) AND queue[0] = :head``.
 Low-level client on purpose: list operations (``list_append``, ``REMOVE queue[0]``) in conditions. Every
 conditional write goes through ``voltway.adapters.conditional.GuardedTable`` (a write the SDK retried after
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +57,14 @@ def _n(value: int) -> Item:
 
 def _json(value: Any) -> Item:
     return {"S": json.dumps(value, separators=(",", ":"), ensure_ascii=False)}
+
+
+# Reservations are spread over a few index partitions (no single hot key); the sweep queries each.
+RESERVATION_SHARDS = 4
+
+
+def reservation_shard(charge_point_id: str) -> str:
+    return str(zlib.crc32(charge_point_id.encode()) % RESERVATION_SHARDS)
 
 
 def _command_key(command_id: str) -> Item:
@@ -334,7 +345,8 @@ class DynamoReportedStateStore:
         }
         expiry = next_reservation_expiry(state)
         if expiry is not None:
-            # sparse: only reported items with a reservation still Reserved carry it (the monitor's sweep)
+            # sparse: only reported items with a reservation still Reserved carry the index's keys
+            item["reservation_shard"] = _s(reservation_shard(state.charge_point_id))
             item["reservation_expiry"] = _s(_stamp(expiry))
         key = _charger_key(state.charge_point_id, "reported")
         if state.version == 0:
@@ -342,23 +354,25 @@ class DynamoReportedStateStore:
         return self._guarded.put(key, item, "#v = :v", {"#v": "version"}, {":v": _n(state.version)})
 
     def due_reservations(self, now: datetime) -> list[str]:
-        """Charge point ids with a reservation still Reserved past its expiry. A Scan with a filter on the
-        sparse ``reservation_expiry``: the table has no index for it (a sparse GSI on that attribute is
-        the step up once the table grows; the template is not this module's to change)."""
+        """Charge point ids with a reservation still Reserved past its expiry: one Query per shard of the
+        sparse GSI ``reservations_due`` (``reservation_shard``, ``reservation_expiry`` <= now) — it holds
+        only reported items with a Reserved reservation, so the sweep reads what is due and nothing else."""
         found: list[str] = []
-        kwargs: dict[str, Any] = {}
-        while True:
-            page = self._client.scan(
-                TableName=self._table,
-                FilterExpression="sk = :reported AND reservation_expiry <= :now",
-                ProjectionExpression="pk",
-                ExpressionAttributeValues={":reported": _s("reported"), ":now": _s(_stamp(now))},
-                **kwargs,
-            )
-            found += [i["pk"]["S"].removeprefix("cp#") for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                return found
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for shard in range(RESERVATION_SHARDS):
+            kwargs: dict[str, Any] = {}
+            while True:
+                page = self._client.query(
+                    TableName=self._table,
+                    IndexName="reservations_due",
+                    KeyConditionExpression="reservation_shard = :shard AND reservation_expiry <= :now",
+                    ExpressionAttributeValues={":shard": _s(str(shard)), ":now": _s(_stamp(now))},
+                    **kwargs,
+                )
+                found += [i["pk"]["S"].removeprefix("cp#") for i in page.get("Items", [])]
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found
 
 
 class DynamoBootReadClaims:
