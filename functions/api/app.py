@@ -34,6 +34,7 @@ from voltway.exports.model import ExportRequest
 from voltway.identity import Forbidden, Principal, Role
 from voltway.idtags.http_models import ID_TAG_PATTERN, PutIdTagRequest, id_tag_view
 from voltway.idtags.model import IdTag, IdTagStatus
+from voltway.invoices.http import invoices_blueprint
 from voltway.ocpp.commands.model import Command
 from voltway.ocpp.commands.views import command_view, reported_view
 from voltway.payments.http import payments_blueprint
@@ -47,6 +48,7 @@ app.register_blueprint(docs_blueprint())
 app.register_blueprint(billing_blueprint())  # tariffs, contracts, CDRs (docs/billing.md)
 app.register_blueprint(driver_blueprint())  # drivers' tokens, sessions, history (docs/drivers.md)
 app.register_blueprint(payments_blueprint())  # card holds, captures, refunds (docs/payments.md)
+app.register_blueprint(invoices_blueprint())  # receipts, invoices, billing profiles (docs/invoices.md)
 _ID = re.compile(CHARGE_POINT_ID_PATTERN)
 _ID_TAG = re.compile(ID_TAG_PATTERN)
 

@@ -35,6 +35,14 @@ from voltway.drivers.errors import (
 from voltway.exports.errors import ExportNotFound, IdempotencyConflict, InvalidExportRequest
 from voltway.identity import Forbidden, Principal, Unauthenticated
 from voltway.idtags.errors import IdTagNotFound
+from voltway.invoices.errors import (
+    InvoiceNotFound,
+    InvoiceNumberConflict,
+    MixedCurrencies,
+    MonthNotClosed,
+    NothingToInvoice,
+    ReceiptNotFound,
+)
 from voltway.observability import logger
 from voltway.ocpp.commands.errors import CommandNotFound, InvalidCommand, QueueFull, UnknownCommand
 from voltway.payments.errors import (
@@ -94,6 +102,12 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (TokenNotUsable, 409, "token_not_accepted"),
     (SessionNotRunning, 409, "session_not_running"),
     (SessionConflict, 409, "conflict"),
+    (ReceiptNotFound, 404, "not_found"),
+    (InvoiceNotFound, 404, "not_found"),
+    (MonthNotClosed, 409, "month_not_closed"),
+    (NothingToInvoice, 409, "nothing_to_invoice"),
+    (MixedCurrencies, 409, "conflict"),
+    (InvoiceNumberConflict, 409, "conflict"),
     (UnknownCommand, 400, "invalid_request"),
     (InvalidCommand, 400, "invalid_request"),
     (InvalidExportRequest, 400, "invalid_request"),
