@@ -250,6 +250,10 @@ class PaymentService:
         return self._capture(payment)
 
     def _hold_of(self, facts: ChargeFacts) -> Payment | None:
+        """The payment already bound to this CDR, else the newest open hold of the id tag on this
+        connector created before the transaction ended (an app token runs one transaction at a time),
+        else a voided one (reported: the transaction started after its session expired)."""
+        voided = None
         for payment in self._store.for_tag(facts.tenant_id, facts.id_tag, self._settings.tag_lookup):
             if payment.cdr_id == facts.cdr_id:
                 return payment
@@ -258,10 +262,12 @@ class PaymentService:
                 and payment.charge_point_id == facts.charge_point_id
                 and payment.connector_id == facts.connector_id
                 and payment.created_at <= facts.ended_at + MATCH_SLACK
-                and payment.status in (PaymentStatus.AUTHORIZED, PaymentStatus.VOIDED)
             ):
-                return payment
-        return None
+                if payment.status is PaymentStatus.AUTHORIZED:
+                    return payment
+                if payment.status is PaymentStatus.VOIDED and voided is None:
+                    voided = payment
+        return voided
 
     def _capture(self, payment: Payment) -> Payment:
         if not payment.status.capturable:
