@@ -94,9 +94,9 @@ def gateway() -> Iterator[Gateway]:
                 return self._send(401, {"error": [{"type": "HMAC", "message": "signature mismatch"}]})
             if request_id in state.answered:
                 return self._send(*state.answered[request_id])
-            step = state.script.pop(0) if state.script else (200, approved())
+            step: Any = state.script.pop(0) if state.script else (200, approved())
             if step[0] == "sleep":
-                time.sleep(float(step[1]))
+                time.sleep(step[1])
                 step = (200, approved())
             if step[0] < 500:
                 state.answered[request_id] = step
