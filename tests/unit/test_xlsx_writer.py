@@ -442,6 +442,7 @@ def test_libreoffice_opens_the_workbook(tmp_path: Path) -> None:
     capacity = 4
     rows = make_rows(10)
     rows[1] = ("a_x0041_b  &  <c>", *rows[1][1:])
+    rows[2] = (rows[2][0], None, None, *rows[2][3:])  # blank cells keep the columns in place
     shards = plan_shards(len(rows), 3, sheet_capacity=capacity)
     refs = pieces_for(rows, [s.first_row for s in shards[1:]], sheet_capacity=capacity)
     path = tmp_path / "export.xlsx"
@@ -471,3 +472,5 @@ def test_libreoffice_opens_the_workbook(tmp_path: Path) -> None:
     assert lines[0] == ["CDR-000000", "1", "2025-01-01 00:00:00", "0.000", "0.00", "CHF"]
     assert lines[1][0] == "a_x0041_b  &  <c>"
     assert lines[1][2] == "2025-01-01 00:17:01"
+    assert lines[2][1:3] == ["", ""]
+    assert lines[2][3:] == [f"{rows[2][3]:.3f}", f"{rows[2][4]:.2f}", rows[2][5]]

@@ -1,8 +1,8 @@
 """Cell encoding: Python values → sheet-XML ``<c>`` elements, with deliberate sanitising at the edge.
 
 Cells carry no ``r`` reference: readers (Excel, LibreOffice, openpyxl) place a reference-less cell in the
-column after the previous one, which saves a fifth of the sheet XML. An empty value writes no cell, and
-the next written cell of that row then carries its explicit reference.
+column after the previous one, which saves a fifth of the sheet XML. An empty value is a valueless
+``<c/>`` (a blank cell holding its column's place), so every row is the plain concatenation of its cells.
 
 Sanitising (each rule is deliberate, see docs/decisions/xlsx-writer.md):
 
@@ -44,7 +44,10 @@ _PLAIN_MAX: Final = EXCEL_MAX_TEXT // 2
 _ILLEGAL_XML: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _EXCEL_ESCAPE: Final = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 
-#: A cell encoder: value → ``<c>`` element, or ``""`` for an empty cell.
+#: A blank cell: no value, no reference; it only holds its column's place.
+EMPTY_CELL: Final = "<c/>"
+
+#: A cell encoder: value → ``<c>`` element (``EMPTY_CELL`` for an empty value).
 CellEncoder = Callable[[Any], str]
 
 
@@ -102,10 +105,10 @@ def _number_text(value: Any, column: ExportColumn) -> str | None:
 def _text_encoder(column: ExportColumn) -> CellEncoder:
     def encode(value: Any) -> str:
         if value is None or value == "":
-            return ""
+            return EMPTY_CELL
         if type(value) is not str:
             if isinstance(value, float) and not math.isfinite(value):
-                return ""
+                return EMPTY_CELL
             value = str(value)
         if len(value) <= _PLAIN_MAX and value.strip() is value and not _NOT_PLAIN.search(value):
             return f'<c t="inlineStr"><is><t>{value}</t></is></c>'
@@ -118,12 +121,15 @@ def _number_encoder(column: ExportColumn, style: int) -> CellEncoder:
     prefix = f'<c s="{style}"><v>' if style else "<c><v>"
 
     def encode(value: Any) -> str:
-        if type(value) is int or (type(value) is Decimal and value.is_finite()):
+        kind = type(value)
+        if kind is int or (kind is float and math.isfinite(value)):
+            return prefix + repr(value) + "</v></c>"
+        if kind is Decimal and value.is_finite():
             return prefix + str(value) + "</v></c>"
         if value is None:
-            return ""
+            return EMPTY_CELL
         text = _number_text(value, column)
-        return "" if text is None else f"{prefix}{text}</v></c>"
+        return EMPTY_CELL if text is None else f"{prefix}{text}</v></c>"
 
     return encode
 
@@ -135,11 +141,11 @@ def _datetime_encoder(column: ExportColumn) -> CellEncoder:
         if type(value) is datetime and value.tzinfo is None:
             return prefix + repr((value - _EPOCH).total_seconds() / 86400.0) + "</v></c>"
         if value is None:
-            return ""
+            return EMPTY_CELL
         if isinstance(value, date):
             return prefix + repr(excel_serial(value)) + "</v></c>"
         if isinstance(value, float) and not math.isfinite(value):
-            return ""
+            return EMPTY_CELL
         raise ExportDataError(f"{type(value).__name__} value {value!r} is not a datetime", column=column.name)
 
     return encode
@@ -160,22 +166,9 @@ def cell_encoder(column: ExportColumn) -> CellEncoder:
             return _datetime_encoder(column)
 
 
-def row_xml(row_number: int, cells: list[str], letters: tuple[str, ...]) -> str:
-    """A ``<row>`` of encoded cells; after an empty cell the next one gets an explicit reference."""
-    if "" not in cells:
-        return f'<row r="{row_number}">{"".join(cells)}</row>'
-    out: list[str] = []
-    after_gap = False
-    for index, cell in enumerate(cells):
-        if not cell:
-            after_gap = True
-            continue
-        if after_gap:
-            out.append(f'<c r="{letters[index]}{row_number}"{cell[2:]}')
-            after_gap = False
-        else:
-            out.append(cell)
-    return f'<row r="{row_number}">{"".join(out)}</row>'
+def row_xml(row_number: int, cells: list[str]) -> str:
+    """A ``<row>`` of encoded cells (blank ones included: they hold their columns' places)."""
+    return f'<row r="{row_number}">{"".join(cells)}</row>'
 
 
 def header_row_xml(columns: tuple[ExportColumn, ...]) -> str:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from .cells import cell_encoder, column_letters, row_xml
+from .cells import cell_encoder
 from .columns import SHEET_DATA_CAPACITY, ExportColumn
 from .errors import ExportDataError, SheetBoundaryError
 
@@ -125,7 +125,6 @@ def write_piece(
     cols = tuple(columns)
     ncols = len(cols)
     encoders = [cell_encoder(c) for c in cols]
-    letters = column_letters(ncols)
     room = sheet_capacity - first_row % sheet_capacity
     sheet_row = first_row % sheet_capacity + 2
     call = operator.call
@@ -159,11 +158,7 @@ def write_piece(
                     )
                 if len(row) != ncols:
                     raise ExportDataError(f"row has {len(row)} values, the export has {ncols} columns")
-                cells = list(map(call, encoders, row))
-                if "" in cells:
-                    buffer.append(row_xml(sheet_row, cells, letters))
-                else:
-                    buffer.append(f'<row r="{sheet_row}">{"".join(cells)}</row>')
+                buffer.append(f'<row r="{sheet_row}">{"".join(map(call, encoders, row))}</row>')
                 sheet_row += 1
                 count += 1
                 if len(buffer) >= chunk_rows:

@@ -252,11 +252,10 @@ def _summary_sheet_xml(summary: ExportSummary, sheets: Sequence[SheetInfo], gene
         [bold(f"Total {currency}"), money(summary.money_totals[currency])]
         for currency in sorted(summary.money_totals)
     ]
-    lines.append(["", ""])
+    lines.append([])  # a blank row between the totals and the filters
     lines.append([bold("Filter"), bold("Value")])
     lines += [[text(key), text(value)] for key, value in summary.filters.items()]
-    letters = column_letters(2)
-    rows = "".join(row_xml(n, cells, letters) for n, cells in enumerate(lines, start=1))
+    rows = "".join(row_xml(n, cells) for n, cells in enumerate(lines, start=1))
     return (
         f'{_XML_DECL}<worksheet xmlns="{_NS_MAIN}" xmlns:r="{_NS_REL}">'
         '<sheetViews><sheetView tabSelected="1" workbookViewId="0"/></sheetViews>'
