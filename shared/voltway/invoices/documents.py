@@ -59,6 +59,8 @@ def _rate(declared: set[Decimal | None], net: Decimal, vat: Decimal | None) -> D
         only = next(iter(declared))
         if only is not None:
             return only
+        if vat == ZERO:  # the tariff states no VAT: shown as "not stated", never as a 0 % supply
+            return None
     if net == ZERO:
         return None if vat == ZERO else Decimal(0)
     return (vat / net * 100).quantize(_RATE)
