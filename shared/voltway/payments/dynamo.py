@@ -173,8 +173,9 @@ class DynamoPaymentStore:
             ScanIndexForward=False,
             Limit=limit,
         )
-        # GSIs are eventually consistent: re-read each candidate (a handful) for its current version.
-        found = (self.get(i["payment_id"]["S"]) for i in response.get("Items", []))
+        # A KEYS_ONLY index, eventually consistent: re-read each candidate (a handful) for its current
+        # version.
+        found = (self.get(i["pk"]["S"].removeprefix("PAYMENT#")) for i in response.get("Items", []))
         return [p for p in found if p is not None]
 
     def by_status(self, tenant_id: str, status: PaymentStatus, limit: int, cursor: str | None) -> PaymentPage:
