@@ -236,12 +236,22 @@ def test_driver_charges_from_the_app(stack: Stack) -> None:
     status, err = bob("POST", "/v1/me/tokens", {"uid": "E2ECARD1"})
     assert status == 409 and err["error"]["code"] == "token_owned"
 
+    # App starts are paid (docs/payments.md, the local runtime's fake gateway): a declined card sends
+    # nothing to the charger; alice's card is held before her RemoteStartTransaction.
     charger = stack.connect()
+    assert bob("PUT", "/v1/me/payment-method", {"token": "tok_decline_e2e"})[0] == 200
+    status, err = bob(
+        "POST", "/v1/sessions", {"charge_point_id": CP, "connector_id": 1}, key="e2e-start-bob1"
+    )
+    assert status == 402 and err["error"]["code"] == "payment_declined", err
+    status, card = alice("PUT", "/v1/me/payment-method", {"token": "tok_e2e_visa", "label": "Visa"})
+    assert status == 200 and card["token_hint"] == "visa", card
     status, session = alice(
         "POST", "/v1/sessions", {"charge_point_id": CP, "connector_id": 2}, key="e2e-start-0001"
     )
     assert status == 202, session
     assert session["state"] in ("requested", "accepted") and session["id_tag"] == app["id_tag"]
+    assert session["payment"]["status"] == "authorized" and session["payment"]["held"] == "50.00"
     replay = alice("POST", "/v1/sessions", {"charge_point_id": CP, "connector_id": 2}, key="e2e-start-0001")
     assert replay == (202, session)  # the retry started nothing
     path = f"/v1/sessions/{session['session_id']}"
@@ -293,6 +303,16 @@ def test_driver_charges_from_the_app(stack: Stack) -> None:
         "tariff_id": "E2E-DRIVERS",
         "estimate": False,
     }
+
+    # The CDR worker captured the CDR's total incl. VAT from the hold.
+    paid = wait_for(
+        lambda: alice("GET", path),
+        lambda b: b["payment"]["status"] == "captured",
+        "the payment captured after the CDR",
+    )
+    assert paid["payment"]["captured"] == "1.08" and paid["payment"]["currency"] == "EUR"
+    status, payment = operator("GET", f"/v1/payments/{paid['payment']['payment_id']}")
+    assert status == 200 and payment["cdr_id"] == stopped["live"]["cdr_id"] and payment["due"] == "1.08"
 
     status, history = alice("GET", "/v1/me/sessions")
     assert status == 200 and history["items"][0]["session_id"] == session["session_id"]
