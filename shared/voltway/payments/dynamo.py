@@ -9,7 +9,8 @@ GSIs (payments only; method items carry neither key, so both are sparse):
 ``by_tag`` = ``tag_key`` (``<tenant>#<idTag>``) + ``created_sk`` (``<created>#<id>``): capture finds the hold
 of a finished transaction (newest first, a few items); ``by_status`` = ``status_key`` (``<tenant>#<status>``)
 + ``updated_sk`` (``<updated>#<id>``): the operators' ``?status=capture_failed`` listing. Every state change
-is a put conditioned on ``version``.
+is a put conditioned on ``version``, through ``GuardedTable`` (a write the SDK retried after it landed is
+recognised as ours, docs/decisions/conditional-writes.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from voltway.adapters.conditional import GuardedTable
 from voltway.payments.errors import PaymentConflict
 from voltway.payments.model import Payment, PaymentMethod, PaymentPage, PaymentStatus, Refund
 
@@ -133,15 +135,13 @@ class DynamoPaymentStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._db = dynamodb
         self._table = table
+        self._guarded = GuardedTable(dynamodb, table)
 
     def create(self, payment: Payment) -> Payment:
         item = _item(payment, 1)
-        try:
-            self._db.put_item(
-                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-            )
-        except self._db.exceptions.ConditionalCheckFailedException as e:
-            raise PaymentConflict(payment.payment_id) from e
+        key = {"pk": item["pk"]}
+        if not self._guarded.put(key, item, "attribute_not_exists(pk)"):
+            raise PaymentConflict(payment.payment_id)
         return _payment(item)
 
     def get(self, payment_id: str) -> Payment | None:
@@ -153,15 +153,9 @@ class DynamoPaymentStore:
 
     def save(self, payment: Payment) -> Payment:
         item = _item(payment, payment.version + 1)
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="version = :v",
-                ExpressionAttributeValues={":v": {"N": str(payment.version)}},
-            )
-        except self._db.exceptions.ConditionalCheckFailedException as e:
-            raise PaymentConflict(payment.payment_id) from e
+        condition, values = "version = :v", {":v": {"N": str(payment.version)}}
+        if not self._guarded.put({"pk": item["pk"]}, item, condition, values=values):
+            raise PaymentConflict(payment.payment_id)
         return _payment(item)
 
     def for_tag(self, tenant_id: str, id_tag: str, limit: int) -> list[Payment]:
