@@ -54,17 +54,17 @@ class World:
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    functions = ("OcppMessageFunction", "ApiFunction", "CdrWorkerFunction")
+    functions = ("OcppMessageFunction", "ApiFunction", "CdrWorkerFunction", "CdrSweeperFunction")
     with moto_stack(monkeypatch, functions) as (_, env):
         yield World(env, env["CDR_QUEUE_URL"], env["ARCHIVE_BUCKET"], env["CDRS_TABLE"])
 
 
-def run_session(transaction_meter_stop: int = 21000) -> int:
+def run_session(transaction_meter_stop: int = 21000, t0: datetime = T0) -> int:
     api = cached_transactions_api()
     api.id_tags.put(IdTag("t1", "TAG1", IdTagStatus.ACCEPTED))
-    started = api.transactions.start(StartRequest("t1", "CP1", 1, "TAG1", 1000, T0, None, T0))
+    started = api.transactions.start(StartRequest("t1", "CP1", 1, "TAG1", 1000, t0, None, t0))
     tx_id = started.transaction_id
-    at = T0 + timedelta(minutes=30)
+    at = t0 + timedelta(minutes=30)
     api.transactions.meter_values(
         "CP1",
         1,
@@ -74,7 +74,7 @@ def run_session(transaction_meter_stop: int = 21000) -> int:
             MeterSample(at, SampledValue("20000", measurand="Power.Active.Import", unit="W")),
         ],
     )
-    stop_at = T0 + timedelta(hours=1)
+    stop_at = t0 + timedelta(hours=1)
     api.transactions.stop(
         StopRequest(
             "t1", "CP1", tx_id, transaction_meter_stop, stop_at, "Local", "TAG1", [], "u-stop", stop_at
@@ -182,3 +182,25 @@ def test_no_tariff_fails_the_record_for_the_dead_letter_queue(world: World) -> N
     unknown = dict(records[0], body=json.dumps({"transaction_id": 999999}), messageId="m-2")
     outcome = worker.handler({"Records": [*records, unknown]}, Context())
     assert outcome == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
+
+
+def test_the_sweep_requests_again_the_cdrs_whose_request_was_lost(world: World) -> None:
+    billing = billing_roots.cached_billing()
+    billing.tariffs.put("t1", "STD", Tariff.model_validate(TARIFF), default=True)
+    now = datetime.now(UTC)
+    issued = run_session(t0=now - timedelta(hours=2))  # stopped an hour ago, CDR issued normally
+    billing_roots.cached_trigger().after_frame(stop_frame(issued))
+    assert load_handler("cdr_worker").handler({"Records": drain(world.queue_url)}, Context()) == {
+        "batchItemFailures": []
+    }
+    lost = run_session(t0=now - timedelta(hours=1, minutes=50))  # its CDR request never reached the queue
+    run_session(t0=now - timedelta(hours=5))  # stopped 4 h ago: outside the 3 h lookback
+    run_session(t0=now - timedelta(minutes=62))  # stopped 2 min ago: still the queue's turn
+
+    sweeper = load_handler("cdr_sweeper")
+    assert sweeper.handler({}, Context()) == {"checked": 2, "requested": 1}
+    records = drain(world.queue_url)
+    assert [json.loads(r["body"]) for r in records] == [{"transaction_id": lost}]
+    assert load_handler("cdr_worker").handler({"Records": records}, Context()) == {"batchItemFailures": []}
+    assert billing.cdrs.for_transaction("t1", lost).transaction_id == lost
+    assert sweeper.handler({}, Context()) == {"checked": 2, "requested": 0}  # nothing left to ask for

@@ -54,6 +54,8 @@ def test_records_are_partitioned_by_tenant_and_utc_day() -> None:
         ["tenant=t1", "day=2025-03-02"],
         ["tenant=t2", "day=2025-03-01"],
     ]
+    assert Archive(blobs).tenants(ArchiveKind.SESSIONS) == ["t1", "t2"]
+    assert Archive(blobs).tenants(ArchiveKind.CDRS) == []
 
 
 def test_a_record_in_two_batches_is_read_once_and_in_order() -> None:

@@ -144,6 +144,11 @@ class Archive:
             if keys
         ]
 
+    def tenants(self, kind: ArchiveKind) -> list[str]:
+        """The tenants that have records of ``kind`` (one S3 listing with a delimiter)."""
+        root = f"{ROOT}/{kind.value}/tenant="
+        return [folder[len(root) : -1] for folder in self._blobs.list_folders(root)]
+
     def read_partition(self, kind: ArchiveKind, keys: Iterable[str]) -> list[dict[str, Any]]:
         """Every record of the objects, once per id, ordered by (time, id)."""
         keys = tuple(keys)

@@ -24,3 +24,7 @@ class MemoryBlobs:
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         return iter(sorted(k for k in self.objects if k.startswith(prefix)))
+
+    def list_folders(self, prefix: str) -> Iterator[str]:
+        rests = (k[len(prefix) :] for k in self.objects if k.startswith(prefix))
+        return iter(sorted({prefix + r[: r.index("/") + 1] for r in rests if "/" in r}))

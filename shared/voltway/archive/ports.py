@@ -15,3 +15,6 @@ class BlobStore(Protocol):
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Keys under ``prefix`` in lexicographic order."""
+
+    def list_folders(self, prefix: str) -> Iterator[str]:
+        """The distinct next path segments under ``prefix`` (``a/b/`` of ``a/b/c``), in order."""

@@ -36,3 +36,12 @@ class S3Blobs:
                     yield str(item["Key"])
         except ClientError as e:
             raise ArchiveReadError(f"cannot list s3://{self.bucket}/{prefix}") from e
+
+    def list_folders(self, prefix: str) -> Iterator[str]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+                for item in page.get("CommonPrefixes", []):
+                    yield str(item["Prefix"])
+        except ClientError as e:
+            raise ArchiveReadError(f"cannot list s3://{self.bucket}/{prefix}") from e

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -256,6 +258,32 @@ class DynamoCdrs:
         except ClientError as e:
             raise BillingStoreError("cannot read CdrsTable") from e
         return None if item is None else self._cdr(item)
+
+    def issued(self, cdr_ids: Sequence[str]) -> set[str]:
+        """BatchGetItem (100 keys a call, keys only); unprocessed keys are asked again (bounded)."""
+        found: set[str] = set()
+        ids = list(dict.fromkeys(cdr_ids))
+        for start in range(0, len(ids), 100):
+            pending: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"cdr_id": {"S": i}} for i in ids[start : start + 100]],
+                    "ProjectionExpression": "cdr_id",
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(8):
+                try:
+                    answer = self._db.batch_get_item(RequestItems=pending)
+                except ClientError as e:
+                    raise BillingStoreError("cannot read CdrsTable") from e
+                found.update(item["cdr_id"]["S"] for item in answer.get("Responses", {}).get(self._table, []))
+                pending = answer.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            else:
+                raise BillingStoreError("CdrsTable kept keys unprocessed")
+        return found
 
     def list_by_charger(self, charge_point_id: str, limit: int, cursor: str | None) -> CdrPage:
         request: dict[str, Any] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from voltway.billing.errors import CdrAlreadyIssued
@@ -71,6 +72,9 @@ class MemoryCdrs:
 
     def get(self, cdr_id: str) -> IssuedCdr | None:
         return self.cdrs.get(cdr_id)
+
+    def issued(self, cdr_ids: Sequence[str]) -> set[str]:
+        return {i for i in cdr_ids if i in self.cdrs}
 
     def list_by_charger(self, charge_point_id: str, limit: int, cursor: str | None) -> CdrPage:
         mine = sorted(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,6 +47,10 @@ class CdrRepository(Protocol):
 
     def list_by_charger(self, charge_point_id: str, limit: int, cursor: str | None) -> CdrPage:
         """Newest first."""
+        ...
+
+    def issued(self, cdr_ids: Sequence[str]) -> set[str]:
+        """The ids among ``cdr_ids`` that are issued (the sweep's existence check, batched)."""
         ...
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from pydantic import Field
@@ -21,6 +22,8 @@ from voltway.adapters.dynamo_transactions import (
     TransactionRecord,
     bind_model,
 )
+from voltway.archive import Archive
+from voltway.archive.s3 import S3Blobs
 from voltway.billing.aws import (
     ArchiveCdrs,
     DynamoCdrs,
@@ -32,6 +35,7 @@ from voltway.billing.aws import (
     TransactionSessions,
 )
 from voltway.billing.service import CdrService, CdrSettings, ContractService, TariffService
+from voltway.billing.sweep import CdrSweeper
 from voltway.billing.trigger import CdrTrigger
 from voltway.config import AwsSettings
 from voltway.sites.dynamo import DynamoSiteRepository
@@ -53,6 +57,15 @@ class BillingSettings(AwsSettings):
 
 class TriggerSettings(AwsSettings):
     cdr_queue_url: str
+
+
+class SweepSettings(AwsSettings):
+    cdrs_table: str
+    archive_bucket: str
+    cdr_queue_url: str
+    # Stops older than this are not looked at again; younger than the grace are left to the queue.
+    cdr_sweep_lookback_minutes: int = Field(default=180, ge=30, le=7 * 24 * 60)
+    cdr_sweep_grace_minutes: int = Field(default=10, ge=1, le=24 * 60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,5 +111,19 @@ def trigger(environ: Environ = None) -> CdrTrigger:
     )
 
 
+def cdr_sweeper(environ: Environ = None) -> CdrSweeper:
+    s = SweepSettings.from_env(environ)
+    region, host = s.aws_region, s.aws_endpoint_url
+    return CdrSweeper(
+        Archive(S3Blobs(client("s3", region=region, endpoint_url=host), s.archive_bucket)),
+        DynamoCdrs(client("dynamodb", region=region, endpoint_url=host), s.cdrs_table),
+        SqsCdrQueue(client("sqs", region=region, endpoint_url=host), s.cdr_queue_url),
+        lookback=timedelta(minutes=s.cdr_sweep_lookback_minutes),
+        grace=timedelta(minutes=s.cdr_sweep_grace_minutes),
+        clock=lambda: datetime.now(UTC),
+    )
+
+
 cached_billing = functools.cache(billing)
+cached_cdr_sweeper = functools.cache(cdr_sweeper)
 cached_trigger = functools.cache(trigger)
