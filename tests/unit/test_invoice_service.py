@@ -70,7 +70,9 @@ def test_receipt_is_stored_listed_and_emailed_once(f: Fixture) -> None:
     cdr = issued()
     first = f.receipts.issue(cdr)
     body = f.files.objects["receipts/tenant=t1/TX7.pdf"][0]
-    again = f.receipts.issue(cdr)  # a redelivered queue record
+    puts = f.files.puts
+    again = f.receipts.issue(cdr)  # a redelivered queue record: finds the recorded receipt
+    assert f.files.puts == puts  # the PDF is written once
     assert first == again and f.files.objects["receipts/tenant=t1/TX7.pdf"][0] == body  # same bytes
     assert len(f.mailer.sent) == 1
     to, subject, attachment = f.mailer.sent[0]
@@ -111,7 +113,8 @@ def test_a_failed_send_is_retried_by_the_next_delivery(f: Fixture) -> None:
     f.mailer.fail = False
     f.receipts.issue(issued())
     f.receipts.issue(issued())
-    assert len(f.mailer.sent) == 1
+    assert len(f.mailer.sent) == 1  # the retry sends it, with the stored PDF attached
+    assert f.mailer.sent[0][2].content == f.files.objects["receipts/tenant=t1/TX7.pdf"][0]
 
 
 def test_credit_cdr_gets_a_credit_note(f: Fixture) -> None:

@@ -87,11 +87,13 @@ class OnceMailer:
         self._store = store
         self._mailer = mailer
 
-    def send_once(self, dedupe_key: str, to: str, subject: str, text: str, attachment: Attachment) -> bool:
+    def send_once(
+        self, dedupe_key: str, to: str, subject: str, text: str, attachment: Callable[[], Attachment]
+    ) -> bool:
         if self._mailer is None or not self._store.claim_email(dedupe_key):
             return False
         try:
-            self._mailer.send(to, subject, text, attachment)
+            self._mailer.send(to, subject, text, attachment())
         except Exception:
             self._store.release_email(dedupe_key)
             raise
@@ -123,7 +125,27 @@ class ReceiptService:
 
     def issue(self, cdr: IssuedCdr) -> Receipt:
         """The CDR's receipt (a credit note for a credit CDR): rendered, stored under a key fixed by the
-        CDR id, recorded for its driver, added to its account's month, and e-mailed to its driver once."""
+        CDR id, added to its account's month, recorded for its driver, and e-mailed to its driver once.
+        A redelivery finds the recorded receipt and writes nothing again (only a missing e-mail is sent);
+        a delivery that crashed before recording it redoes every step, with the same bytes and keys."""
+        receipt = self._store.receipt(cdr.tenant_id, cdr.cdr_id)
+        pdf: bytes | None = None
+        if receipt is None:
+            receipt, pdf = self._create(cdr)
+        email = self._store.contact(cdr.tenant_id, receipt.user_id) if receipt.user_id else None
+        if email:
+            brand = self._store.brand(cdr.tenant_id) or Brand.fallback(cdr.tenant_id)
+            name = f"{receipt.kind.value}-{cdr.cdr_id}.pdf"
+            self._mail.send_once(
+                f"receipt:{cdr.tenant_id}:{cdr.cdr_id}",
+                email,
+                f"Your {receipt.kind.heading.lower()} {cdr.cdr_id} from {brand.name}",
+                _receipt_text(receipt, brand),
+                lambda: Attachment(name, pdf if pdf is not None else self._files.get(receipt.file_key)),
+            )
+        return receipt
+
+    def _create(self, cdr: IssuedCdr) -> tuple[Receipt, bytes]:
         brand = self._store.brand(cdr.tenant_id) or Brand.fallback(cdr.tenant_id)
         document = receipt_document(cdr, brand)
         key = receipt_key(cdr.tenant_id, cdr.cdr_id)
@@ -132,6 +154,9 @@ class ReceiptService:
         uid = cdr.ocpi.get("cdr_token", {}).get("uid")
         user = self._owners.owner_of(cdr.tenant_id, uid) if isinstance(uid, str) else None
         account = self._accounts.account_of(cdr.tenant_id, uid) if isinstance(uid, str) else None
+        if account is not None:
+            line = ledger_line(cdr, document)
+            self._store.add_ledger_line(cdr.tenant_id, account, month_of(cdr.issued_at), line)
         receipt = Receipt(
             tenant_id=cdr.tenant_id,
             cdr_id=cdr.cdr_id,
@@ -147,22 +172,10 @@ class ReceiptService:
             charge_point_id=cdr.charge_point_id,
             file_key=key,
         )
-        self._store.put_receipt(receipt)
-        if account is not None:
-            line = ledger_line(cdr, document)
-            self._store.add_ledger_line(cdr.tenant_id, account, month_of(cdr.issued_at), line)
-        email = self._store.contact(cdr.tenant_id, user) if user else None
-        if email:
-            self._mail.send_once(
-                f"receipt:{cdr.tenant_id}:{cdr.cdr_id}",
-                email,
-                f"Your {document.kind.heading.lower()} {cdr.cdr_id} from {brand.name}",
-                _receipt_text(document),
-                Attachment(f"{document.kind.value}-{cdr.cdr_id}.pdf", pdf),
-            )
+        self._store.put_receipt(receipt)  # last: a recorded receipt means every step above is done
         count("ReceiptIssued")
-        logger.info("receipt issued", cdr_id=cdr.cdr_id, emailed=bool(email), account=account)
-        return receipt
+        logger.info("receipt issued", cdr_id=cdr.cdr_id, user=bool(user), account=account)
+        return receipt, pdf
 
     # ------------------------------------------------------------------ drivers
     def remember_email(self, tenant_id: str, user_id: str, email: str) -> None:
@@ -183,11 +196,11 @@ class ReceiptService:
         return Download(url, self._clock() + timedelta(seconds=self._expiry))
 
 
-def _receipt_text(document: Document) -> str:
+def _receipt_text(receipt: Receipt, brand: Brand) -> str:
     return (
-        f"Thank you for charging with {document.seller.name}.\n\n"
-        f"{document.kind.heading} {document.number}: {document.total_gross:.2f} {document.currency} "
-        f"incl. VAT ({document.total_net:.2f} excl. VAT). The PDF is attached.\n"
+        f"Thank you for charging with {brand.name}.\n\n"
+        f"{receipt.kind.heading} {receipt.cdr_id}: {receipt.total_gross:.2f} {receipt.currency} "
+        f"incl. VAT ({receipt.total_net:.2f} excl. VAT). The PDF is attached.\n"
     )
 
 
@@ -306,7 +319,7 @@ class InvoiceService:
                 f"Invoice {invoice.number} from {document.seller.name} ({invoice.month})",
                 f"Please find attached invoice {invoice.number} for {invoice.month}: "
                 f"{invoice.total_gross:.2f} {invoice.currency} incl. VAT.\n",
-                Attachment(f"invoice-{invoice.number}.pdf", pdf),
+                lambda: Attachment(f"invoice-{invoice.number}.pdf", pdf),
             )
 
     def run_month(self, month: str) -> list[tuple[str, str, str]]:
