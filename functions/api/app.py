@@ -12,6 +12,7 @@ from voltway.adapters.commands_http import json_object, wait_seconds
 from voltway.adapters.http import BadRequest, int_param, mapped, principal
 from voltway.adapters.roots import cached_api, cached_commands, cached_export_service
 from voltway.adapters.roots_transactions import cached_transactions_api
+from voltway.alerts.http import alerts_blueprint
 from voltway.api.routes.driver import driver_blueprint
 from voltway.api.routes.registration import (
     docs_blueprint,
@@ -47,6 +48,7 @@ app.register_blueprint(stations_blueprint())
 app.register_blueprint(docs_blueprint())
 app.register_blueprint(billing_blueprint())  # tariffs, contracts, CDRs (docs/billing.md)
 app.register_blueprint(driver_blueprint())  # drivers' tokens, sessions, history (docs/drivers.md)
+app.register_blueprint(alerts_blueprint())  # operators' open alerts (docs/api.md)
 app.register_blueprint(payments_blueprint())  # card holds, captures, refunds (docs/payments.md)
 app.register_blueprint(invoices_blueprint())  # receipts, invoices, billing profiles (docs/invoices.md)
 _ID = re.compile(CHARGE_POINT_ID_PATTERN)

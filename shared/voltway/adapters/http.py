@@ -10,6 +10,7 @@ from typing import Any, ParamSpec
 from chalice.app import Response
 from pydantic import ValidationError
 
+from voltway.alerts.errors import AlertNotFound, AlertResolved
 from voltway.billing.errors import (
     CdrNotFound,
     ContractNotFound,
@@ -73,6 +74,8 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (Unauthenticated, 401, "unauthenticated"),
     (Forbidden, 403, "forbidden"),
     (ChargerNotFound, 404, "not_found"),
+    (AlertNotFound, 404, "not_found"),
+    (AlertResolved, 409, "alert_resolved"),
     (TransactionNotFound, 404, "not_found"),
     (IdTagNotFound, 404, "not_found"),
     (SiteNotFound, 404, "not_found"),

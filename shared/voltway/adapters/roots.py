@@ -27,6 +27,9 @@ from voltway.adapters.dynamo_commands import (
 from voltway.adapters.dynamo_models import ChargerItem, ConnectionItem, IdempotencyItem, MessageItem, bind
 from voltway.adapters.roots_transactions import register_charger_profiles
 from voltway.adapters.sns import SnsAlertPublisher
+from voltway.alerts.roots import alert_service
+from voltway.alerts.service import AlertService
+from voltway.chargers.ports import ChargerRepository
 from voltway.chargers.service import ChargerRegistry
 from voltway.config import AwsSettings
 from voltway.exports.aws import export_service, export_worker
@@ -59,10 +62,12 @@ class MessageSettings(ConnectSettings):
     # A retried CALL within this window gets the first answer again.
     ocpp_idempotency_ttl_seconds: int = Field(default=3600, ge=60)
     message_audit_ttl_days: int = Field(default=30, ge=1)
+    alerts_table: str
 
 
 class MonitorSettings(ChargersSettings):
     alerts_topic_arn: str
+    alerts_table: str
     offline_after_seconds: int = Field(ge=60)
 
 
@@ -141,13 +146,19 @@ def central_system(environ: Environ = None) -> CentralSystem:
     chargers = _chargers(settings)
     dispatcher = Dispatcher()
     lifecycle = reported_lifecycle(environ)
+    alerts = alert_service(environ)
     CoreProfile(
         chargers,
         CorePolicy(settings.registration_policy, settings.heartbeat_interval_seconds),
         status_observer=lifecycle,
+        alerts=alerts,
     ).register(dispatcher)
     register_charger_profiles(
-        dispatcher, environ, lifecycle=lifecycle, limits=fleet_limits(commands(environ), environ)
+        dispatcher,
+        environ,
+        lifecycle=lifecycle,
+        limits=fleet_limits(commands(environ), environ),
+        alerts=alerts,
     )
     idempotency_model = bind(
         IdempotencyItem,
@@ -180,15 +191,20 @@ class MonitorRoot:
     registry: ChargerRegistry
     alerts: SnsAlertPublisher
     offline_after: timedelta
+    chargers: ChargerRepository
+    alert_store: AlertService  # operators' alerts (GET /v1/alerts)
 
 
 def monitor(environ: Environ = None) -> MonitorRoot:
     settings = MonitorSettings.from_env(environ)
     sns = client("sns", region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    chargers = _chargers(settings)
     return MonitorRoot(
-        ChargerRegistry(_chargers(settings)),
+        ChargerRegistry(chargers),
         SnsAlertPublisher(sns, settings.alerts_topic_arn),
         timedelta(seconds=settings.offline_after_seconds),
+        chargers,
+        alert_service(environ),
     )
 
 

@@ -4,7 +4,7 @@ the operator API's transaction / id tag services. Called from ``voltway.adapters
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pynamodb.connection import Connection
@@ -23,6 +23,7 @@ from voltway.adapters.dynamo_transactions import (
     TransactionRecord,
     bind_model,
 )
+from voltway.alerts.service import AlertService
 from voltway.archive.archive import ArchiveWriter
 from voltway.archive.s3 import S3Blobs
 from voltway.config import AwsSettings
@@ -32,6 +33,7 @@ from voltway.ocpp.dispatch import Dispatcher
 from voltway.ocpp.ports import ChargerReports
 from voltway.ocpp.reports import ReportsProfile
 from voltway.ocpp.transactions import SessionLimits, TransactionProfile
+from voltway.transactions.model import UnmatchedStop
 from voltway.transactions.service import TransactionService
 
 Environ = Mapping[str, str] | None
@@ -50,7 +52,9 @@ class ChargerProfileSettings(TransactionSettings):
     data_transfers_table: str
 
 
-def _services(settings: TransactionSettings) -> tuple[IdTagService, TransactionService, ChargerReports]:
+def _services(
+    settings: TransactionSettings, on_unmatched_stop: Callable[[UnmatchedStop], object] | None = None
+) -> tuple[IdTagService, TransactionService, ChargerReports]:
     region, host = settings.aws_region, settings.aws_endpoint_url
     id_tags = IdTagService(
         DynamoIdTagRepository(bind_model(IdTagItem, settings.id_tags_table, region=region, host=host))
@@ -69,7 +73,8 @@ def _services(settings: TransactionSettings) -> tuple[IdTagService, TransactionS
     if settings.archive_bucket:
         s3 = client("s3", region=region, endpoint_url=host)
         archive = ArchiveWriter(S3Blobs(s3, settings.archive_bucket))
-    return id_tags, TransactionService(repository, meter_values, id_tags, archive), reports
+    service = TransactionService(repository, meter_values, id_tags, archive, on_unmatched_stop)
+    return id_tags, service, reports
 
 
 def register_charger_profiles(
@@ -78,12 +83,16 @@ def register_charger_profiles(
     *,
     lifecycle: ReportedLifecycle | None = None,
     limits: SessionLimits | None = None,
+    alerts: AlertService | None = None,
 ) -> None:
     """Authorize, Start/StopTransaction, MeterValues, DataTransfer, Diagnostics/FirmwareStatusNotification.
     ``lifecycle``: reservations used by StartTransaction, TxProfiles ending with StopTransaction.
-    ``limits``: fleet time limits (deadlines recorded at StartTransaction, closed at StopTransaction)."""
+    ``limits``: fleet time limits (deadlines recorded at StartTransaction, closed at StopTransaction).
+    ``alerts``: a StopTransaction for an unknown transaction opens an operators' alert."""
     settings = ChargerProfileSettings.from_env(environ)
-    id_tags, transactions, reports = _services(settings)
+    id_tags, transactions, reports = _services(
+        settings, _unmatched_stop_alert(alerts) if alerts is not None else None
+    )
     TransactionProfile(id_tags, transactions, lifecycle=lifecycle, limits=limits).register(dispatcher)
     data_transfers = DynamoDataTransferLog(
         bind_model(
@@ -94,6 +103,24 @@ def register_charger_profiles(
         )
     )
     ReportsProfile(reports, data_transfers).register(dispatcher)
+
+
+def _unmatched_stop_alert(alerts: AlertService) -> Callable[[UnmatchedStop], object]:
+    def raise_alert(stop: UnmatchedStop) -> None:
+        alerts.unknown_transaction_stop(
+            tenant_id=stop.tenant_id,
+            charge_point_id=stop.charge_point_id,
+            transaction_id=stop.transaction_id,
+            details={
+                "meter_stop": stop.meter_stop,
+                "stopped_at": stop.stopped_at.isoformat(),
+                "reason": stop.stop_reason,
+                "id_tag": stop.id_tag,
+            },
+            at=stop.received_at,
+        )
+
+    return raise_alert
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,8 +127,14 @@ class ChargerRegistry:
         return charge_point_id
 
     # ------------------------------------------------------------------ monitor
-    def report_offline(self, offline_after: timedelta, alerts: AlertPublisher) -> list[str]:
-        """Mark chargers not heard from for ``offline_after`` offline; one alert per absence."""
+    def report_offline(
+        self,
+        offline_after: timedelta,
+        alerts: AlertPublisher,
+        opened: Callable[[Charger], object] | None = None,
+    ) -> list[str]:
+        """Mark chargers not heard from for ``offline_after`` offline; one alert per absence (SNS, and
+        ``opened`` — the operators' alert store)."""
         heard_before = self._clock() - offline_after
         reported: list[str] = []
         for charger in self._chargers.find_unheard_since(heard_before):
@@ -147,6 +153,8 @@ class ChargerRegistry:
                 ),
                 {"event": "ChargerOffline", "tenant_id": charger.tenant_id},
             )
+            if opened is not None:
+                opened(charger)
             count("ChargerOfflineAlert")
             logger.warning("charger offline", charge_point_id=charger.charge_point_id, last_seen=last_seen)
             reported.append(charger.charge_point_id)

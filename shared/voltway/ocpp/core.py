@@ -28,6 +28,22 @@ class ConnectorStatusObserver(Protocol):
         ...
 
 
+class ConnectorAlerts(Protocol):
+    def connector_status(
+        self,
+        *,
+        tenant_id: str,
+        charge_point_id: str,
+        connector_id: int,
+        status: str,
+        details: dict[str, Any],
+        previous_status: str | None,
+        at: datetime,
+    ) -> None:
+        """Faulted opens an operators' alert, leaving Faulted resolves it (voltway.alerts)."""
+        ...
+
+
 class CoreProfile:
     def __init__(
         self,
@@ -35,10 +51,12 @@ class CoreProfile:
         policy: CorePolicy,
         *,
         status_observer: ConnectorStatusObserver | None = None,
+        alerts: ConnectorAlerts | None = None,
     ) -> None:
         self._chargers = chargers
         self._policy = policy
         self._status_observer = status_observer
+        self._alerts = alerts
 
     def register(self, dispatcher: Dispatcher) -> None:
         dispatcher.register(
@@ -103,7 +121,34 @@ class CoreProfile:
             except Exception:
                 # bookkeeping beside the answer: the status itself is stored
                 logger.exception("connector status side effect failed")
+        if self._alerts is not None and ctx.charger is not None:
+            self._connector_alert(ctx, connector_id, state)
         count("StatusNotification")
         if state.error_code != "NoError":
             count("ConnectorFault")
         return {}
+
+    def _connector_alert(self, ctx: CallContext, connector_id: int, state: ConnectorState) -> None:
+        charger = ctx.charger
+        assert charger is not None and self._alerts is not None
+        # As stored before this frame (read at its start): only a way out of Faulted resolves.
+        previous = charger.connectors.get(connector_id)
+        try:
+            self._alerts.connector_status(
+                tenant_id=charger.tenant_id,
+                charge_point_id=ctx.charge_point_id,
+                connector_id=connector_id,
+                status=state.status,
+                details={
+                    "connector_id": connector_id,
+                    "error_code": state.error_code,
+                    "info": state.info,
+                    "vendor_id": state.vendor_id,
+                    "vendor_error_code": state.vendor_error_code,
+                    "timestamp": format_datetime(state.timestamp),
+                },
+                previous_status=previous.status if previous is not None else None,
+                at=ctx.received_at,
+            )
+        except Exception:
+            logger.exception("connector alert failed")  # beside the answer: the status is stored

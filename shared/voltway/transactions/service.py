@@ -8,7 +8,7 @@ never negative (meters going backwards are flagged as anomalies); the charger's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -127,10 +127,13 @@ class TransactionService:
         meter_values: MeterValueStore,
         id_tags: IdTagService,
         archive: RecordArchive | None = None,
+        on_unmatched_stop: Callable[[UnmatchedStop], object] | None = None,
     ) -> None:
         self._transactions = transactions
         self._meter_values = meter_values
         self._id_tags = id_tags
+        # Told of every StopTransaction for an unknown transaction (operators' alerts); never fails the stop.
+        self._on_unmatched_stop = on_unmatched_stop
         # The export source (docs/decisions/export-source.md): every stop that DynamoDB holds is archived.
         self._archive = archive
 
@@ -240,19 +243,23 @@ class TransactionService:
                 self._meter_values.add(
                     unmatched_series(request.charge_point_id, request.transaction_id), request.samples
                 )
-            self._transactions.record_unmatched(
-                UnmatchedStop(
-                    charge_point_id=request.charge_point_id,
-                    tenant_id=request.tenant_id,
-                    transaction_id=request.transaction_id,
-                    meter_stop=request.meter_stop,
-                    stopped_at=request.stopped_at,
-                    stop_reason=request.reason,
-                    id_tag=request.id_tag,
-                    unique_id=request.unique_id,
-                    received_at=request.received_at,
-                )
+            unmatched = UnmatchedStop(
+                charge_point_id=request.charge_point_id,
+                tenant_id=request.tenant_id,
+                transaction_id=request.transaction_id,
+                meter_stop=request.meter_stop,
+                stopped_at=request.stopped_at,
+                stop_reason=request.reason,
+                id_tag=request.id_tag,
+                unique_id=request.unique_id,
+                received_at=request.received_at,
             )
+            self._transactions.record_unmatched(unmatched)
+            if self._on_unmatched_stop is not None:
+                try:
+                    self._on_unmatched_stop(unmatched)
+                except Exception:
+                    logger.exception("unmatched stop side effect failed")
             return info
         if request.samples:
             self.meter_values(request.charge_point_id, tx.connector_id, tx.transaction_id, request.samples)

@@ -1,0 +1,1 @@
+"""Operators' alerts: charger offline, connector Faulted, StopTransaction for an unknown transaction."""
