@@ -45,7 +45,7 @@ def sent() -> list[Any]:
 
 
 def versions(bucket: str, prefix: str) -> list[dict[str, Any]]:
-    listed = boto3.client("s3").list_object_versions(Bucket=bucket, Prefix=prefix)
+    listed: dict[str, Any] = dict(boto3.client("s3").list_object_versions(Bucket=bucket, Prefix=prefix))
     return list(listed.get("Versions", []))
 
 
