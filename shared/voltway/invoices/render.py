@@ -131,7 +131,7 @@ def _row(pdf: FPDF, cells: tuple[str, ...], *, bold: bool = False, border: str =
 def _lines(pdf: FPDF, d: Document) -> None:
     _row(
         pdf,
-        ("Description", "Quantity", f"Net {d.currency}", "VAT", "VAT amount", "Gross"),
+        ("Description", "Quantity", f"Net {d.currency}", "VAT rate", "VAT", "Gross"),
         bold=True,
         border="B",
     )
