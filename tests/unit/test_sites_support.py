@@ -17,7 +17,7 @@ from moto import mock_aws
 from voltway.adapters import roots
 from voltway.api import conventions
 from voltway.api import roots as api_roots
-from voltway.local.resources import AwsClients, _create_table
+from voltway.local.resources import AwsClients, _create_generated_secret, _create_table
 from voltway.local.template import LocalEndpoints, load_template
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,11 +122,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     }.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
-        # Only the tables (from template.yaml): these routes use no queues or buckets.
+        # Only the tables and generated secrets (from template.yaml): no queues or buckets needed.
         template = load_template(REPO / "template.yaml", endpoints=LocalEndpoints(emulator_url=None))
-        dynamodb = AwsClients.create(None).dynamodb
+        clients = AwsClients.create(None)
         for spec in template.resources_of_type("AWS::DynamoDB::Table"):
-            _create_table(dynamodb, spec)
+            _create_table(clients.dynamodb, spec)
+        for spec in template.resources_of_type("AWS::SecretsManager::Secret"):  # the cursor signing key
+            if "GenerateSecretString" in spec.properties:
+                _create_generated_secret(clients.secretsmanager, spec)
         for key, value in template.functions["ApiFunction"].environment.items():
             monkeypatch.setenv(key, str(value))
         roots.cached_api.cache_clear()

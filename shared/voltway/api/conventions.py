@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
+from botocore.exceptions import ClientError
 from chalice.app import MultiDict, Request, Response
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 
+from voltway.adapters.aws import client
 from voltway.adapters.http import error_response
 from voltway.api.pagination import CursorRejected, CursorSigner
-from voltway.config import EnvModel
+from voltway.config import AwsSettings
 from voltway.identity import Principal
 from voltway.identity.errors import Unauthenticated
 
@@ -31,15 +33,36 @@ _CHALICE_CODES = {
 }
 
 
-class ConventionSettings(EnvModel):
-    # Any secret-ish value with ≥ 16 bytes; the template derives it from the stack id.
-    cursor_signing_key: SecretStr
+class ConventionSettings(AwsSettings):
+    """The cursor key comes from Secrets Manager (``CURSOR_SIGNING_KEY_SECRET_ARN``: the template's
+    generated secret; locally the emulator's, provisioned with a fixed local value) or, for tests and
+    tools without AWS, directly (``CURSOR_SIGNING_KEY``). Exactly one of them."""
+
+    cursor_signing_key: SecretStr | None = None
+    cursor_signing_key_secret_arn: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.cursor_signing_key is None) == (self.cursor_signing_key_secret_arn is None):
+            raise ValueError("set exactly one of CURSOR_SIGNING_KEY_SECRET_ARN and CURSOR_SIGNING_KEY")
+        return self
+
+
+def signing_key(settings: ConventionSettings) -> bytes:
+    if settings.cursor_signing_key is not None:
+        return settings.cursor_signing_key.get_secret_value().encode()
+    secrets = client("secretsmanager", region=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+    try:
+        value = secrets.get_secret_value(SecretId=settings.cursor_signing_key_secret_arn)["SecretString"]
+    except ClientError as e:
+        raise RuntimeError("cannot read the cursor signing key secret") from e
+    return str(value).encode()
 
 
 @functools.cache
 def default_signer() -> CursorSigner:
-    settings = ConventionSettings.from_env()
-    return CursorSigner(settings.cursor_signing_key.get_secret_value().encode())
+    """Once per process (the first request after a cold start reads the secret; later ones reuse it)."""
+    return CursorSigner(signing_key(ConventionSettings.from_env()))
 
 
 def cursor_scope(request: Request) -> str:

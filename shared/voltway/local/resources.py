@@ -11,6 +11,8 @@ template's and cannot drift from it.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -53,6 +55,7 @@ class AwsClients:
     s3: Any
     sns: Any
     ses: Any
+    secretsmanager: Any
 
     @classmethod
     def create(
@@ -78,6 +81,7 @@ class AwsClients:
             s3=client("s3"),
             sns=client("sns"),
             ses=client("ses"),
+            secretsmanager=client("secretsmanager"),
         )
 
 
@@ -92,6 +96,7 @@ class Provisioned:
     buckets: dict[str, str] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)  # ARN
     email_identities: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # name (what Ref gives locally)
 
     def queue_url_for_arn(self, arn: str) -> str:
         for logical_id, queue_arn in self.queue_arns.items():
@@ -120,6 +125,9 @@ def provision(template: Template, clients: AwsClients) -> Provisioned:
         _subscribe(clients.sns, spec)
     for spec in template.resources_of_type("AWS::SES::EmailIdentity"):
         result.email_identities[spec.logical_id] = _verify_identity(clients.ses, spec)
+    for spec in template.resources_of_type("AWS::SecretsManager::Secret"):
+        if "GenerateSecretString" in spec.properties:
+            result.secrets[spec.logical_id] = _create_generated_secret(clients.secretsmanager, spec)
     logger.info(
         "provisioned %d tables, %d queues, %d buckets, %d topics",
         len(result.tables),
@@ -297,6 +305,16 @@ def _create_topic(sns: Any, spec: ResourceSpec) -> str:
         attributes["ContentBasedDeduplication"] = str(spec.properties["ContentBasedDeduplication"]).lower()
     # CreateTopic is idempotent: it returns the existing topic's ARN.
     return str(sns.create_topic(Name=name, Attributes=attributes)["TopicArn"])
+
+
+def _create_generated_secret(secretsmanager: Any, spec: ResourceSpec) -> str:
+    """A secret CloudFormation would generate: locally a fixed value derived from its name (local runs
+    only, never a deployed stack), so restarts and tests sign and verify alike. Kept if it exists."""
+    name = spec.physical_id
+    value = "local-" + hashlib.sha256(f"voltway-local-secret:{name}".encode()).hexdigest()
+    with contextlib.suppress(secretsmanager.exceptions.ResourceExistsException):
+        secretsmanager.create_secret(Name=name, SecretString=value)
+    return name
 
 
 def _subscribe(sns: Any, spec: ResourceSpec) -> None:
