@@ -25,6 +25,12 @@ class MemoryBlobs:
     def list_keys(self, prefix: str) -> Iterator[str]:
         return iter(sorted(k for k in self.objects if k.startswith(prefix)))
 
+    def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        return iter([(k, len(self.objects[k])) for k in sorted(self.objects) if k.startswith(prefix)])
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
     def list_folders(self, prefix: str) -> Iterator[str]:
         rests = (k[len(prefix) :] for k in self.objects if k.startswith(prefix))
         return iter(sorted({prefix + r[: r.index("/") + 1] for r in rests if "/" in r}))

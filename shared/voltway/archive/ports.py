@@ -18,3 +18,9 @@ class BlobStore(Protocol):
 
     def list_folders(self, prefix: str) -> Iterator[str]:
         """The distinct next path segments under ``prefix`` (``a/b/`` of ``a/b/c``), in order."""
+
+    def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """``(key, size in bytes)`` under ``prefix`` in lexicographic order (one listing, no reads)."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object; removing one that does not exist is not an error."""

@@ -37,6 +37,21 @@ class S3Blobs:
         except ClientError as e:
             raise ArchiveReadError(f"cannot list s3://{self.bucket}/{prefix}") from e
 
+    def list_sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield str(item["Key"]), int(item["Size"])
+        except ClientError as e:
+            raise ArchiveReadError(f"cannot list s3://{self.bucket}/{prefix}") from e
+
+    def delete(self, key: str) -> None:
+        try:
+            self._s3.delete_object(Bucket=self.bucket, Key=key)
+        except ClientError as e:
+            raise ArchiveWriteError(f"cannot delete s3://{self.bucket}/{key}") from e
+
     def list_folders(self, prefix: str) -> Iterator[str]:
         paginator = self._s3.get_paginator("list_objects_v2")
         try:
