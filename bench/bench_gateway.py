@@ -8,6 +8,7 @@ see ../shared/docs/field-notes.md), not by the gateway.
 
     .venv/bin/python bench/bench_gateway.py [--chargers 100|1000] [--meter-samples 10]
         [--sample-interval 0.2] [--max-concurrency 4] [--py-spy FILE.svg]
+        [--timeout S] [--response-timeout S] [--connect-timeout S]   (1000 chargers: 3000 / 900 / 600)
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def simulate(state_dir: Path, args: argparse.Namespace, chargers: int, prefix: s
         str(args.sample_interval),
         "--timeout",
         str(args.timeout),
+        "--response-timeout",
+        str(args.response_timeout),
+        "--connect-timeout",
+        str(args.connect_timeout),
         "--json",
         "--no-progress",
     ]
@@ -126,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-interval", type=float, default=0.2)
     parser.add_argument("--max-concurrency", type=int, default=4, help="environments per function")
     parser.add_argument("--timeout", type=float, default=170, help="simulator --timeout")
+    # A boot storm of N chargers queues behind the emulator (~20-60 frames/s): at 1000 chargers the last
+    # handshake and BootNotification are answered minutes in, so those runs need patient chargers.
+    parser.add_argument("--response-timeout", type=float, default=30, help="simulator --response-timeout")
+    parser.add_argument("--connect-timeout", type=float, default=10, help="simulator --connect-timeout")
     parser.add_argument("--log", type=Path, default=None, help="keep the runtime's log in this file")
     parser.add_argument(
         "--py-spy", type=Path, default=None, help="record the runtime with py-spy to this file"
