@@ -14,6 +14,7 @@ from voltway.billing.model import Contract, ContractScope, IssuedCdr
 from voltway.invoices.errors import MonthNotClosed, NothingToInvoice, ReceiptNotFound
 from voltway.invoices.memory import MemoryDocumentStore, MemoryFiles, MemoryLookups, MemoryMailer
 from voltway.invoices.model import BillingAccount, DocumentKind
+from voltway.invoices.render import render_pdf
 from voltway.invoices.service import InvoiceService, ReceiptService, previous_month
 
 NOW = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)  # the CDRs of World are issued on 2026-03-02
@@ -31,11 +32,17 @@ class Fixture:
             owners=self.lookups,
             accounts=self.lookups,
             mailer=self.mailer,
+            render=render_pdf,
             url_expiry_seconds=120,
             clock=lambda: NOW,
         )
         self.invoices = InvoiceService(
-            store=self.store, files=self.files, contracts=self.lookups, mailer=self.mailer, clock=lambda: NOW
+            store=self.store,
+            files=self.files,
+            contracts=self.lookups,
+            mailer=self.mailer,
+            render=render_pdf,
+            clock=lambda: NOW,
         )
         self.store.put_brand("t1", BRAND)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from voltway.billing.model import Contract
-from voltway.invoices.model import BillingAccount, Brand, Invoice, LedgerLine, Receipt
+from voltway.invoices.model import BillingAccount, Brand, Document, Invoice, LedgerLine, Receipt
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +123,9 @@ class Contracts(Protocol):
     def select(
         self, tenant_id: str, *, account_id: str | None, partner_id: str | None
     ) -> Contract | None: ...
+
+
+class Renderer(Protocol):
+    def __call__(self, document: Document) -> bytes:
+        """The document as PDF bytes; the same document always gives the same bytes."""
+        ...

@@ -17,6 +17,7 @@ from voltway.config import AwsSettings
 from voltway.drivers.dynamo import DynamoDriverStore
 from voltway.exports.aws import signing_s3
 from voltway.invoices.aws import DriverOwners, DynamoDocumentStore, S3DocumentFiles, SesMailer
+from voltway.invoices.model import Document
 from voltway.invoices.service import InvoiceService, ReceiptService
 
 Environ = Mapping[str, str] | None
@@ -39,6 +40,15 @@ class InvoiceSettings(DocumentSettings):
     document_url_expiry_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
 
 
+def render_on_first_use(document: Document) -> bytes:
+    """The PDF renderer, imported when the first document is rendered. Why not at cold start: fpdf2 with
+    Pillow and fontTools costs ~1 s of imports (measured here), and the API renders only on
+    POST /v1/invoices; the queue workers pay it once per container, on their first document."""
+    from voltway.invoices.render import render_pdf  # deliberately lazy, see above
+
+    return render_pdf(document)
+
+
 def receipts(environ: Environ = None) -> ReceiptService:
     s = ReceiptSettings.from_env(environ)
     region, host = s.aws_region, s.aws_endpoint_url
@@ -52,6 +62,7 @@ def receipts(environ: Environ = None) -> ReceiptService:
             DynamoIdTagRepository(bind_model(IdTagItem, s.id_tags_table, region=region, host=host))
         ),
         mailer=SesMailer(client("ses", region=region, endpoint_url=host), s.sender_email),
+        render=render_on_first_use,
         url_expiry_seconds=s.document_url_expiry_seconds,
     )
 
@@ -65,6 +76,7 @@ def invoices(environ: Environ = None) -> InvoiceService:
         files=S3DocumentFiles(signing_s3(region, host), s.documents_bucket),
         contracts=ContractService(DynamoContracts(DynamoTariffs(dynamodb, s.tariffs_table))),
         mailer=SesMailer(client("ses", region=region, endpoint_url=host), s.sender_email),
+        render=render_on_first_use,
         url_expiry_seconds=s.document_url_expiry_seconds,
     )
 

@@ -46,9 +46,9 @@ from voltway.invoices.ports import (
     InvoicePage,
     Mailer,
     ReceiptPage,
+    Renderer,
     TokenOwners,
 )
-from voltway.invoices.render import render_pdf
 from voltway.observability import count, logger
 
 Clock = Callable[[], datetime]
@@ -110,6 +110,7 @@ class ReceiptService:
         owners: TokenOwners,
         accounts: Accounts,
         mailer: Mailer | None,
+        render: Renderer,
         url_expiry_seconds: int = 300,
         clock: Clock = _now,
     ) -> None:
@@ -117,6 +118,7 @@ class ReceiptService:
             raise ValueError(f"url expiry must be 1..{MAX_URL_EXPIRY} seconds")
         self._store = store
         self._files = files
+        self._render = render
         self._owners = owners
         self._accounts = accounts
         self._mail = OnceMailer(store, mailer)
@@ -149,7 +151,7 @@ class ReceiptService:
         brand = self._store.brand(cdr.tenant_id) or Brand.fallback(cdr.tenant_id)
         document = receipt_document(cdr, brand)
         key = receipt_key(cdr.tenant_id, cdr.cdr_id)
-        pdf = render_pdf(document)
+        pdf = self._render(document)
         self._files.put(key, pdf, PDF)
         uid = cdr.ocpi.get("cdr_token", {}).get("uid")
         user = self._owners.owner_of(cdr.tenant_id, uid) if isinstance(uid, str) else None
@@ -212,6 +214,7 @@ class InvoiceService:
         files: DocumentFiles,
         contracts: Contracts,
         mailer: Mailer | None,
+        render: Renderer,
         url_expiry_seconds: int = 300,
         clock: Clock = _now,
     ) -> None:
@@ -219,6 +222,7 @@ class InvoiceService:
             raise ValueError(f"url expiry must be 1..{MAX_URL_EXPIRY} seconds")
         self._store = store
         self._files = files
+        self._render = render
         self._contracts = contracts
         self._mail = OnceMailer(store, mailer)
         self._expiry = url_expiry_seconds
@@ -310,7 +314,7 @@ class InvoiceService:
     def _deliver(self, invoice: Invoice) -> None:
         """Render (same bytes every time), store, and e-mail once."""
         document = self.document(invoice)
-        pdf = render_pdf(document)
+        pdf = self._render(document)
         self._files.put(invoice.file_key, pdf, PDF)
         if invoice.billing_email:
             self._mail.send_once(
