@@ -165,9 +165,14 @@ def test_driver_reads_own_receipts_with_a_fresh_signed_link() -> None:
 
 def test_the_drivers_email_is_remembered_and_receipts_are_emailed() -> None:
     own("CARDA", "alice")
+    store = DynamoDocumentStore(boto3.client("dynamodb"), os.environ["INVOICES_TABLE"])
+    # any route of the app (here the drivers' blueprint), not only the receipts routes
+    status, _ = driver("GET", "/v1/me/tokens", user="zoe", email="zoe@example.com")
+    assert status == 200 and store.contact("t1", "zoe") == "zoe@example.com"
+    call("GET", "/v1/invoices", email="fin@example.com")  # not a driver: not stored
+    assert store.contact("t1", "fin-1") is None
     status, _ = driver("GET", "/v1/me/receipts", email="alice@example.com")
     assert status == 200
-    store = DynamoDocumentStore(boto3.client("dynamodb"), os.environ["INVOICES_TABLE"])
     assert store.contact("t1", "alice") == "alice@example.com"
     receipts().issue(cdr_for("CARDA", "TX1"))
     receipts().issue(cdr_for("CARDA", "TX1"))  # a redelivery
