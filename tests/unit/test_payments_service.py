@@ -3,11 +3,15 @@ retried and alerted, void/refund rules; and the drivers' paid start (decline = n
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import boto3
 import pytest
+from moto import mock_aws
+from pydantic import ValidationError
 
 from tests.unit.test_driver_service import Clock, FakeCommands, FakeTransactions
 from voltway.billing.memory import MemoryAccounts, MemoryCdrs, MemoryContracts, MemoryLocations, MemoryTariffs
@@ -30,8 +34,10 @@ from voltway.payments.errors import (
     PaymentStateConflict,
 )
 from voltway.payments.fake import FakePaymentProvider
+from voltway.payments.fiserv import FiservCommerceHub
 from voltway.payments.memory import InMemoryPaymentStore
 from voltway.payments.model import ChargeFacts, Money, PaymentStatus, payment_id_of
+from voltway.payments.roots import PaymentsSettings, provider_of
 from voltway.payments.service import PaymentService, PaymentSettings, charge_facts
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -329,3 +335,31 @@ def test_started_session_is_not_voided_and_capture_finds_its_hold(driving: Drivi
     got = driving.drivers.get("t1", "alice", detail.session.session_id)
     assert got.payment is not None and got.payment.status is PaymentStatus.CAPTURED
     assert got.payment.captured == Decimal("9.99")
+
+
+# ---------------------------------------------------------------------- configuration
+
+
+def test_provider_choice_is_validated_and_fiserv_reads_its_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = {"STAGE": "prod", "PAYMENTS_TABLE": "p", "AWS_REGION": "eu-west-1"}
+    with pytest.raises(ValidationError, match="not allowed on stage prod"):
+        PaymentsSettings.from_env({**base, "PAYMENT_PROVIDER": "fake"})
+    with pytest.raises(ValidationError, match="needs PAYMENT_GATEWAY_SECRET_ARN"):
+        PaymentsSettings.from_env({**base, "PAYMENT_PROVIDER": "fiserv"})
+    assert (
+        PaymentsSettings.from_env({**base, "STAGE": "local", "PAYMENT_PROVIDER": "fake"}).payment_hold_amount
+        == 50
+    )
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        secret = {"base_url": "https://gw.example/ch", "api_key": "k", "api_secret": "s"}
+        arn = boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
+            Name="gw", SecretString=json.dumps({**secret, "merchant_id": "m", "terminal_id": "t"})
+        )["ARN"]
+        settings = PaymentsSettings.from_env(
+            {**base, "PAYMENT_PROVIDER": "fiserv", "PAYMENT_GATEWAY_SECRET_ARN": arn}
+        )
+        provider = provider_of(settings)
+    assert isinstance(provider, FiservCommerceHub) and provider.name == "fiserv"

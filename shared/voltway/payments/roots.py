@@ -35,6 +35,8 @@ class PaymentsSettings(AwsSettings):
     payment_default_currency: str = Field(default="EUR", min_length=3, max_length=3)
     # Secrets Manager secret (JSON: base_url, api_key, api_secret, merchant_id, terminal_id); fiserv only.
     payment_gateway_secret_arn: str | None = None
+    # Per attempt (3 attempts): the API answers within API Gateway's 29 s, a worker record within ~16 s.
+    payment_gateway_timeout_seconds: float = Field(default=5.0, gt=0, le=10)
     alerts_topic_arn: str | None = None
 
     @model_validator(mode="after")
@@ -52,7 +54,8 @@ def provider_of(s: PaymentsSettings) -> PaymentProvider:
     secrets = client("secretsmanager", region=s.aws_region, endpoint_url=s.aws_endpoint_url)
     text = secrets.get_secret_value(SecretId=s.payment_gateway_secret_arn)["SecretString"]
     base_url = json.loads(text)["base_url"]
-    return FiservCommerceHub(base_url, FiservCredentials.from_json(text))
+    credentials = FiservCredentials.from_json(text)
+    return FiservCommerceHub(base_url, credentials, timeout=s.payment_gateway_timeout_seconds, attempts=3)
 
 
 def tariff_currency(tariffs: TariffService) -> CurrencyOf:
