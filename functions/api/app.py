@@ -10,7 +10,7 @@ from chalice.app import Chalice, Request, Response
 
 from voltway.adapters.commands_http import json_object, wait_seconds
 from voltway.adapters.http import BadRequest, int_param, mapped, principal
-from voltway.adapters.roots import cached_api, cached_commands, cached_export_service
+from voltway.adapters.roots import cached_api, cached_commands
 from voltway.adapters.roots_transactions import cached_transactions_api
 from voltway.alerts.http import alerts_blueprint
 from voltway.api.routes.driver import driver_blueprint
@@ -32,6 +32,7 @@ from voltway.chargers.http_models import (
 from voltway.chargers.model import Registration
 from voltway.exports.http import export_view, job_view
 from voltway.exports.model import ExportRequest
+from voltway.exports.roots import cached_export_service
 from voltway.identity import Forbidden, Principal, Role
 from voltway.idtags.http_models import ID_TAG_PATTERN, PutIdTagRequest, id_tag_view
 from voltway.idtags.model import IdTag, IdTagStatus

@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from voltway.adapters.roots import cached_export_worker
 from voltway.exports.handlers import run_task
+from voltway.exports.roots import cached_export_worker
 from voltway.observability import logger
 
 root = cached_export_worker()

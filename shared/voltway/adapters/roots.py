@@ -32,7 +32,6 @@ from voltway.alerts.service import AlertService
 from voltway.chargers.ports import ChargerRepository
 from voltway.chargers.service import ChargerRegistry
 from voltway.config import AwsSettings
-from voltway.exports.aws import export_service, export_worker
 from voltway.fleet.roots import fleet_limits
 from voltway.fleet.service import FleetLimits
 from voltway.ocpp.central_system import CentralSystem
@@ -225,8 +224,6 @@ cached_central_system = functools.cache(central_system)
 cached_monitor = functools.cache(monitor)
 cached_api = functools.cache(api)
 # Exports (builders and settings in voltway.exports.aws): the API's service, and the queue workers' root.
-cached_export_service = functools.cache(export_service)
-cached_export_worker = functools.cache(export_worker)
 cached_commands = functools.cache(commands)
 cached_reported_lifecycle = functools.cache(reported_lifecycle)
 
