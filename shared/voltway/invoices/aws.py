@@ -303,6 +303,16 @@ class S3DocumentFiles:
             raise DocumentStoreError(f"cannot read {key}") from e
         return body
 
+    def exists(self, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as e:
+            # Without s3:ListBucket (least privilege) S3 answers a missing key with 403, not 404.
+            if e.response.get("Error", {}).get("Code") in ("404", "403", "NoSuchKey", "NotFound"):
+                return False
+            raise DocumentStoreError(f"cannot read {key}") from e
+        return True
+
     def download_url(self, key: str, filename: str, expires_in: int) -> str:
         url: str = self._s3.generate_presigned_url(
             "get_object",

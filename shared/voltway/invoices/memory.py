@@ -121,6 +121,9 @@ class MemoryFiles:
     def get(self, key: str) -> bytes:
         return self.objects[key][0]
 
+    def exists(self, key: str) -> bool:
+        return key in self.objects
+
     def download_url(self, key: str, filename: str, expires_in: int) -> str:
         return f"https://documents.example/{key}?filename={filename}&expires={expires_in}"
 

@@ -257,7 +257,7 @@ class InvoiceService:
         invoice_id = invoice_id_of(account_id, month)
         existing = self._store.invoice(tenant_id, invoice_id)
         if existing is not None:
-            self._deliver(existing)
+            self._deliver(existing, fresh=False)
             return existing, False
         lines = self._store.ledger(tenant_id, account_id, month)
         contract = self._contracts.select(tenant_id, account_id=account_id, partner_id=None)
@@ -304,26 +304,31 @@ class InvoiceService:
         if created:
             count("InvoiceIssued")
             logger.info("invoice issued", invoice_id=invoice_id, number=invoice.number)
-        self._deliver(invoice)
+        self._deliver(invoice, fresh=created)
         return invoice, created
 
     def document(self, invoice: Invoice) -> Document:
         draft = Document.model_validate_json(self._files.get(invoice.document_key))
         return draft.model_copy(update={"number": invoice.number})
 
-    def _deliver(self, invoice: Invoice) -> None:
-        """Render (same bytes every time), store, and e-mail once."""
-        document = self.document(invoice)
-        pdf = self._render(document)
-        self._files.put(invoice.file_key, pdf, PDF)
+    def _deliver(self, invoice: Invoice, *, fresh: bool) -> None:
+        """Render and store the PDF (same bytes every time) unless a retry finds it stored; e-mail once."""
+        pdf: bytes | None = None
+        if fresh or not self._files.exists(invoice.file_key):
+            pdf = self._render(self.document(invoice))
+            self._files.put(invoice.file_key, pdf, PDF)
         if invoice.billing_email:
+            seller = self.brand(invoice.tenant_id).name
             self._mail.send_once(
                 f"invoice:{invoice.tenant_id}:{invoice.invoice_id}",
                 invoice.billing_email,
-                f"Invoice {invoice.number} from {document.seller.name} ({invoice.month})",
+                f"Invoice {invoice.number} from {seller} ({invoice.month})",
                 f"Please find attached invoice {invoice.number} for {invoice.month}: "
                 f"{invoice.total_gross:.2f} {invoice.currency} incl. VAT.\n",
-                lambda: Attachment(f"invoice-{invoice.number}.pdf", pdf),
+                lambda: Attachment(
+                    f"invoice-{invoice.number}.pdf",
+                    pdf if pdf is not None else self._files.get(invoice.file_key),
+                ),
             )
 
     def run_month(self, month: str) -> list[tuple[str, str, str]]:
