@@ -183,9 +183,9 @@ def test_a_crash_after_numbering_keeps_the_number_and_renders_the_same_pdf(f: Fi
     invoice, created = f.invoices.generate("t1", "FLEET", "2026-03")
     assert not created and invoice.number == "INV-000001" and invoice.lines == 2
     pdf = f.files.objects["invoices/tenant=t1/2026-03.FLEET.pdf"][0]
-    puts = f.files.puts
+    writes = f.files.puts
     f.invoices.generate("t1", "FLEET", "2026-03")  # stored now: not rendered again
-    assert f.files.puts == puts
+    assert f.files.puts == writes
     del f.files.objects["invoices/tenant=t1/2026-03.FLEET.pdf"]  # lost: rendered again, the same bytes
     f.invoices.generate("t1", "FLEET", "2026-03")
     assert f.files.objects["invoices/tenant=t1/2026-03.FLEET.pdf"][0] == pdf
