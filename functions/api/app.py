@@ -30,6 +30,7 @@ from voltway.chargers.http_models import (
     message_view,
 )
 from voltway.chargers.model import Registration
+from voltway.drivers.charges_http import charges_blueprint
 from voltway.exports.http import export_view, job_view
 from voltway.exports.model import ExportRequest
 from voltway.exports.roots import cached_export_service
@@ -50,6 +51,7 @@ app.register_blueprint(docs_blueprint())
 app.register_blueprint(billing_blueprint())  # tariffs, contracts, CDRs (docs/billing.md)
 app.register_blueprint(driver_blueprint())  # drivers' tokens, sessions, history (docs/drivers.md)
 app.register_blueprint(alerts_blueprint())  # operators' open alerts (docs/api.md)
+app.register_blueprint(charges_blueprint())  # drivers' charges, RFID-started included (docs/drivers.md)
 app.register_blueprint(payments_blueprint())  # card holds, captures, refunds (docs/payments.md)
 app.register_blueprint(invoices_blueprint())  # receipts, invoices, billing profiles (docs/invoices.md)
 _ID = re.compile(CHARGE_POINT_ID_PATTERN)

@@ -66,6 +66,15 @@ class TransactionsByCharger(GlobalSecondaryIndex["TransactionRecord"]):  # type:
     list_sk = UnicodeAttribute(range_key=True)
 
 
+class TransactionsByIdTag(GlobalSecondaryIndex["TransactionRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_id_tag"
+        projection = AllProjection()
+
+    id_tag = UnicodeAttribute(hash_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
+
+
 class TransactionRecord(Model):
     """Every item kind of TransactionsTable; ``kind`` tells which attributes are set."""
 
@@ -96,6 +105,7 @@ class TransactionRecord(Model):
     stop_reason_requested = UnicodeAttribute(null=True)  # fleet time limit: "time_limit"
     write_token = UnicodeAttribute(null=True)  # the last guarded write's token (adapters.conditional)
     by_charger = TransactionsByCharger()
+    by_id_tag = TransactionsByIdTag()
 
 
 class MeterValueItem(Model):
@@ -140,6 +150,7 @@ def bind_model(model: type[M], table_name: str, *, region: str, host: str | None
     attrs: dict[str, Any] = {"Meta": meta, "__module__": model.__module__}
     if model is TransactionRecord:
         attrs["by_charger"] = TransactionsByCharger()
+        attrs["by_id_tag"] = TransactionsByIdTag()
     return type(f"{model.__name__}_{table_name}", (model,), attrs)
 
 
@@ -300,6 +311,30 @@ class DynamoTransactionRepository:
             if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
                 raise IdTagBusy(t.id_tag) from e
             raise
+
+    def for_id_tag(
+        self, tenant_id: str, id_tag: str, before: str | None, limit: int
+    ) -> list[tuple[str, Transaction]]:
+        """Up to ``limit`` transactions started with ``id_tag`` in ``tenant_id``, newest first, whose
+        listing key (``list_sk``: start time, fixed width, then id — unique) is below ``before``. One
+        Query of the index ``by_id_tag`` per page of ``limit`` (id tags are tenant-scoped: filtered)."""
+        m = self._model
+        found: list[tuple[str, Transaction]] = []
+        start: dict[str, Any] | None = None
+        while len(found) < limit:
+            result = m.by_id_tag.query(
+                id_tag,
+                range_key_condition=(m.list_sk < before) if before is not None else None,
+                filter_condition=(m.kind == "tx") & (m.tenant_id == tenant_id),
+                scan_index_forward=False,
+                limit=limit,
+                last_evaluated_key=start,
+            )
+            found += [(str(i.list_sk), self._to_transaction(i)) for i in result]
+            start = result.last_evaluated_key
+            if start is None:
+                break
+        return found[:limit]
 
     def get(self, transaction_id: int) -> Transaction | None:
         item = self._get(_tx_key(transaction_id))
