@@ -60,12 +60,19 @@ def call(
     body: Any = None,
     query: dict[str, str] | None = None,
     key: str | None = None,
+    claims: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], Any]:
     path = resource
     for k, v in (params or {}).items():
         path = path.replace("{" + k + "}", v)
     headers = {"content-type": "application/json", **({"idempotency-key": key} if key else {})}
-    claims = {"sub": user, "custom:tenant": tenant, "cognito:groups": groups, "token_use": "id"}
+    claims = {
+        "sub": user,
+        "custom:tenant": tenant,
+        "cognito:groups": groups,
+        "token_use": "id",
+        **(claims or {}),
+    }
     if email:
         claims["email"] = email
     event = {
@@ -171,6 +178,8 @@ def test_the_drivers_email_is_remembered_and_receipts_are_emailed() -> None:
     assert status == 200 and store.contact("t1", "zoe") == "zoe@example.com"
     call("GET", "/v1/invoices", email="fin@example.com")  # not a driver: not stored
     assert store.contact("t1", "fin-1") is None
+    driver("GET", "/v1/me/receipts", user="yan", email="yan@example.com", claims={"email_verified": "false"})
+    assert store.contact("t1", "yan") is None  # Cognito says the address is not verified
     status, _ = driver("GET", "/v1/me/receipts", email="alice@example.com")
     assert status == 200
     assert store.contact("t1", "alice") == "alice@example.com"

@@ -163,7 +163,8 @@ def remember_driver_email(request: Request, get_response: Callable[[Request], Re
         authorizer = (request.context or {}).get("authorizer") or {}
         claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
         caller = Principal.from_claims(claims)
-        if caller.email and Role.DRIVER in caller.roles:
+        unverified = str((claims or {}).get("email_verified", "true")).lower() == "false"
+        if caller.email and not unverified and Role.DRIVER in caller.roles:
             _remember(caller.tenant_id, caller.user_id, caller.email)
     except Unauthenticated:
         pass
