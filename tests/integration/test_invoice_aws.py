@@ -139,6 +139,7 @@ def test_a_racing_writer_makes_the_transaction_retry_with_the_next_number(env: d
         return Invoice(
             tenant_id="t1",
             invoice_id=invoice_id,
+            sequence=n,
             number=f"INV-{n:06d}",
             account_id=invoice_id.split(".", 1)[1],
             month="2026-03",

@@ -11,7 +11,7 @@ InvoicesTable (key ``pk`` + ``sk``; sparse GSI ``by_owner`` = ``owner_key`` + ``
 | receipt | ``RECEIPT#<t>#<cdr>`` | ``RECEIPT`` | owner_key ``USER#<t>#<u>``, list_sk ``<issued>#<cdr>`` |
 | ledger line | ``LEDGER#<t>#<a>#<month>`` | ``<cdr>`` | one per CDR of an account's month |
 | active account | ``MONTH#<month>`` / ``ACCOUNTS`` | ``<t>#<a>`` | what the monthly run invoices |
-| invoice | ``INVOICE#<t>#<id>`` | ``INVOICE`` | ``owner_key`` ``INVOICES#<t>``, ``list_sk`` = its number |
+| invoice | ``INVOICE#<t>#<id>`` | ``INVOICE`` | owner_key ``INVOICES#<t>``, list_sk = 12-digit sequence |
 | e-mail marker | ``EMAIL#<dedupe key>`` | ``EMAIL`` | conditional put: one e-mail per key |
 """
 
@@ -243,7 +243,7 @@ class DynamoDocumentStore:
                     "sk": _s("INVOICE"),
                     "data": _s(invoice.model_dump_json()),
                     "owner_key": _s(f"INVOICES#{tenant_id}"),
-                    "list_sk": _s(invoice.number),
+                    "list_sk": _s(f"{invoice.sequence:012d}"),
                 },
                 "ConditionExpression": "attribute_not_exists(pk)",
             }

@@ -73,7 +73,7 @@ class MemoryDocumentStore:
         return self.issued.get((tenant_id, invoice_id))
 
     def invoices(self, tenant_id: str, limit: int, cursor: str | None) -> InvoicePage:
-        mine = sorted((i for (t, _), i in self.issued.items() if t == tenant_id), key=lambda i: i.number)
+        mine = sorted((i for (t, _), i in self.issued.items() if t == tenant_id), key=lambda i: i.sequence)
         mine.reverse()
         start = int(cursor) if cursor else 0
         return InvoicePage(

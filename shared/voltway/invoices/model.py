@@ -217,6 +217,8 @@ class Invoice(BaseModel):
 
     tenant_id: str
     invoice_id: str
+    sequence: int = Field(ge=1)
+    """The tenant's counter value this invoice took (its number is ``INV-<sequence, 6 digits>``)."""
     number: str
     account_id: str
     month: str = Field(pattern=MONTH_PATTERN)

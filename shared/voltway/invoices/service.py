@@ -286,6 +286,7 @@ class InvoiceService:
             return Invoice(
                 tenant_id=tenant_id,
                 invoice_id=invoice_id,
+                sequence=n,
                 number=invoice_number(n),
                 account_id=account_id,
                 month=month,
