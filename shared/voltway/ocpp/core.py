@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from ocpp.v16.enums import Action
-
 from voltway.chargers.model import BootInfo, ConnectorState, RegistrationStatus
 from voltway.chargers.ports import ChargerRepository
 from voltway.observability import count, logger
+from voltway.ocpp.actions import Action
 from voltway.ocpp.dispatch import CallContext, Dispatcher
 from voltway.ocpp.errors import PropertyConstraintViolation
 from voltway.ocpp.timestamps import format_datetime, parse_datetime

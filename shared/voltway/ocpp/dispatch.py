@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ocpp.v16.enums import Action
-
 from voltway.chargers.model import Charger
 from voltway.observability import logger
 from voltway.ocpp import frames, schemas
+from voltway.ocpp.actions import Action
 from voltway.ocpp.errors import InternalError, NotImplementedAction, NotSupported, OcppError, SecurityError
 
 # OCPP 1.6 (edition 2 + security whitepaper) requests a charge point may send to the central system.

@@ -11,9 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ocpp.v16.enums import Action
-
 from voltway.observability import count
+from voltway.ocpp.actions import Action
 from voltway.ocpp.dispatch import CallContext, Dispatcher
 from voltway.ocpp.ports import ChargerReports, DataTransferLog, DataTransferRecord, StatusReport
 

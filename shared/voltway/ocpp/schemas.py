@@ -9,9 +9,10 @@ error codes here and nowhere else.
 from __future__ import annotations
 
 import functools
-import importlib.resources
+import importlib.util
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import fastjsonschema
@@ -36,8 +37,18 @@ _RULE_TO_ERROR: dict[str, type[OcppError]] = {
 }
 
 
+@functools.cache
+def _schema_dir() -> Path:
+    """``ocpp/v16/schemas`` of the installed wheel, found without importing ``ocpp.v16`` (whose
+    ``__init__`` pulls in jsonschema: see voltway.ocpp.actions)."""
+    spec = importlib.util.find_spec("ocpp")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("the ocpp package (its OCPP 1.6 JSON schemas) is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "v16" / "schemas"
+
+
 def _schema_text(name: str) -> str:
-    return (importlib.resources.files("ocpp.v16") / "schemas" / f"{name}.json").read_text(encoding="utf-8")
+    return (_schema_dir() / f"{name}.json").read_text(encoding="utf-8")
 
 
 @functools.cache

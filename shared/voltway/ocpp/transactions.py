@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ocpp.v16.enums import Action
-
 from voltway.fleet.service import StartedSession
 from voltway.idtags.service import IdTagService
 from voltway.observability import correlate, count, logger
+from voltway.ocpp.actions import Action
 from voltway.ocpp.commands.lifecycle import ReportedLifecycle
 from voltway.ocpp.dispatch import CallContext, Dispatcher
 from voltway.ocpp.errors import PropertyConstraintViolation, SecurityError

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ocpp.v16.enums import Action
-
 from voltway.ocpp import schemas
+from voltway.ocpp.actions import Action
 from voltway.ocpp.commands.errors import InvalidCommand, UnknownCommand
 from voltway.ocpp.commands.model import CommandStatus
 from voltway.ocpp.errors import OcppError

@@ -12,8 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ocpp.v16.enums import Action
-
+from voltway.ocpp.actions import Action
 from voltway.ocpp.commands.model import Command
 from voltway.ocpp.commands.reported import ReportedState
 from voltway.ocpp.timestamps import format_datetime
