@@ -182,3 +182,42 @@ def test_fleet_deadlines_and_http_idempotency_claims_are_ours_after_a_lost_answe
     keys = DynamoIdempotencyKeys(client, env["HTTP_IDEMPOTENCY_TABLE"])
     assert keys.claim("http#t1#u1#POST /v1/sessions#k1", "f", NOW.timestamp()) is None  # claimed by us
     assert lost_answers.lost >= 3
+
+
+def test_export_job_steps_are_ours_after_a_lost_answer(
+    env: dict[str, str], lost_answers: LostAnswers
+) -> None:
+    from voltway.archive.records import ArchiveKind
+    from voltway.exports.aws import DynamoExportJobs
+    from voltway.exports.model import ExportFilters, ExportJob, ExportStatus
+
+    jobs = DynamoExportJobs(_client(), env["EXPORTS_TABLE"])
+    job = ExportJob(
+        tenant_id="t1",
+        export_id="e1",
+        kind=ArchiveKind.SESSIONS,
+        from_at=NOW,
+        to_at=NOW + timedelta(days=1),
+        filters=ExportFilters(),
+        requested_by="u1",
+        created_at=NOW,
+    )
+    assert jobs.create(job, None) == (job, True)  # not a 500 for its own retry
+    started = jobs.start(
+        "t1",
+        "e1",
+        plan_key="p",
+        shards_total=2,
+        rows_total=10,
+        shard_rows=5,
+        sheet_capacity=10,
+        planned_at=NOW,
+    )
+    assert started
+    done = jobs.complete_shard("t1", "e1", 0, 5)  # a lost answer here used to leave the shard uncounted
+    assert done is not None and done.done_shards == frozenset({0}) and done.rows_written == 5
+    assert jobs.complete_shard("t1", "e1", 0, 5) is None  # a real duplicate is still refused
+    assert jobs.claim_merge("t1", "e1", "w1")
+    assert jobs.finish("t1", "e1", owner="w1", file_key="f", file_size=1, at=NOW)
+    finished = jobs.get("t1", "e1")
+    assert finished is not None and finished.status is ExportStatus.DONE and finished.rows_written == 5

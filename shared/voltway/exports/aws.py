@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from pydantic import Field
 
 from voltway.adapters.aws import client
+from voltway.adapters.conditional import TOKEN_ATTRIBUTE, GuardedTable
 from voltway.archive import Archive
 from voltway.archive.s3 import S3Blobs
 from voltway.config import AwsSettings
@@ -54,7 +55,7 @@ def _values(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _to_job(item: dict[str, Any]) -> ExportJob:
-    data = {k: _DES.deserialize(v) for k, v in item.items()}
+    data = {k: _DES.deserialize(v) for k, v in item.items() if k != TOKEN_ATTRIBUTE}
     data["filters"] = ExportFilters.model_validate_json(data.get("filters") or "{}")
     data["done_shards"] = frozenset(int(i) for i in data.get("done_shards", ()))
     for name in ("shards_total", "rows_total", "rows_written", "shard_rows", "sheet_capacity", "file_size"):
@@ -67,6 +68,8 @@ class DynamoExportJobs:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._db = dynamodb
         self._table = table
+        # Conditional writes that the SDK retried after they landed stay ours (adapters.conditional).
+        self._guarded = GuardedTable(dynamodb, table)
 
     @staticmethod
     def _key(tenant_id: str, export_id: str) -> dict[str, Any]:
@@ -76,13 +79,12 @@ class DynamoExportJobs:
         values = job.model_dump(mode="json", exclude={"done_shards"})
         values["filters"] = job.filters.model_dump_json()
         values["sk"] = f"EXPORT#{job.export_id}"
-        put = {
-            "TableName": self._table,
-            "Item": _item(values),
-            "ConditionExpression": "attribute_not_exists(sk)",
-        }
+        item = _item(values)
+        put = {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(sk)"}
         if claim is None:
-            self._db.put_item(**put)
+            key = self._key(job.tenant_id, job.export_id)
+            if not self._guarded.put(key, item, "attribute_not_exists(sk)"):
+                raise ExportError(f"export {job.export_id} exists already")
             return job, True
         idem = {
             "tenant_id": job.tenant_id,
@@ -150,14 +152,16 @@ class DynamoExportJobs:
 
     def _conditional(self, tenant_id: str, export_id: str, **update: Any) -> dict[str, Any] | None:
         try:
-            result: dict[str, Any] = self._db.update_item(
-                TableName=self._table, Key=self._key(tenant_id, export_id), **update
+            item = self._guarded.update(
+                self._key(tenant_id, export_id),
+                update["UpdateExpression"],
+                update["ConditionExpression"],
+                update.get("ExpressionAttributeNames"),
+                update.get("ExpressionAttributeValues"),
             )
         except ClientError as e:
-            if _code(e) == "ConditionalCheckFailedException":
-                return None
             raise ExportError(f"cannot update export {export_id}") from e
-        return result
+        return None if item is None else {"Attributes": item}
 
     def start(
         self,
