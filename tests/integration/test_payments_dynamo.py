@@ -94,6 +94,9 @@ def test_store_conditional_writes_and_indexes(env: dict[str, str]) -> None:
     ].last_error == "HTTP 502"
     authorized = s.by_status("t1", PaymentStatus.AUTHORIZED, 5, None).items  # the index follows the status
     assert [p.payment_id for p in authorized] == [later.payment_id]
+    # The sweep's sparse index holds authorised holds unbound to a CDR only, oldest first.
+    assert [p.payment_id for p in s.open_holds(T0 + timedelta(days=1), 10)] == [later.payment_id]
+    assert s.open_holds(T0, 10) == []
     s.put_method(PaymentMethod("t1", "bob", "tok_bob", "Visa", T0))
     assert s.method("t1", "bob") == PaymentMethod("t1", "bob", "tok_bob", "Visa", T0)
     assert s.method("t2", "bob") is None

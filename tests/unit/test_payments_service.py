@@ -363,3 +363,24 @@ def test_provider_choice_is_validated_and_fiserv_reads_its_secret(monkeypatch: p
         )
         provider = provider_of(settings)
     assert isinstance(provider, FiservCommerceHub) and provider.name == "fiserv"
+
+
+def test_sweep_releases_holds_of_sessions_nobody_reads(driving: Driving) -> None:
+    driving.pay.service.set_method("t1", "alice", "tok_ok", None)
+    rejected = driving.drivers.start("t1", "alice", "CP1", 1).session
+    driving.commands.answer(rejected.start_command_id, CommandStatus.REJECTED)  # never read again
+    running = driving.drivers.start("t1", "alice", "CP1", 2).session
+    driving.commands.answer(running.start_command_id, CommandStatus.ACCEPTED)
+    driving.transactions.start(11, "t1", "CP1", 2, "APPTAG", at=T0 + timedelta(seconds=2))
+    orphan = "0b0e8c9e-1111-4222-8333-000000000009"  # a crash between the hold and the session
+    hold(driving.pay, session=orphan)
+    assert driving.drivers.settle_stale_holds() == 0  # too young: a start may be in flight
+    driving.pay.clock.now = T0 + timedelta(minutes=10)
+    assert driving.drivers.settle_stale_holds() == 2
+    status = {p.session_id: p.status for p in driving.pay.store.payments.values()}
+    assert status == {
+        rejected.session_id: PaymentStatus.VOIDED,
+        running.session_id: PaymentStatus.AUTHORIZED,  # started: captured from its CDR later
+        orphan: PaymentStatus.VOIDED,
+    }
+    assert driving.drivers.settle_stale_holds() == 0

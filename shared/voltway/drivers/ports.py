@@ -4,7 +4,7 @@ is one Query of a sparse index."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from voltway.billing.model import IssuedCdr
@@ -87,6 +87,10 @@ class SessionPayments(Protocol):
         ...
 
     def of_session(self, session_id: str) -> Payment | None: ...
+
+    def stale_holds(self, older_than: timedelta, limit: int) -> list[Payment]:
+        """Holds still authorised and unbound to a CDR, placed more than ``older_than`` ago."""
+        ...
 
 
 class CostEstimator(Protocol):

@@ -233,6 +233,26 @@ class DriverService:
             payment = self._payments.of_session(session_id) or payment
         return SessionDetail(session, None, None, payment)
 
+    def settle_stale_holds(self, limit: int = 100) -> int:
+        """Sweep (scheduled): refresh the sessions of holds older than the start timeout that nobody
+        reads any more, so that those which ended without a transaction (or never existed: a crash
+        between the hold and the session) release their hold. Running sessions keep theirs. Returns the
+        number of holds released."""
+        if self._payments is None:
+            return 0
+        released = 0
+        for payment in self._payments.stale_holds(self._start_timeout + LINK_SLACK, limit):
+            session = self._store.get_session(payment.session_id)
+            if session is not None:
+                session = self._refresh(session)
+                if not session.state.ended_without_transaction:
+                    continue
+            after = self._payments.release(payment.session_id)
+            released += 1 if after is not None and after.status is not payment.status else 0
+        if released:
+            count("DriverStaleHoldsReleased", released)
+        return released
+
     def get(self, tenant_id: str, user_id: str, session_id: str) -> SessionDetail:
         session = self._refresh(self._own_session(tenant_id, user_id, session_id))
         if session.state.ended_without_transaction:

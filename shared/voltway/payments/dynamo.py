@@ -8,7 +8,9 @@
 GSIs (payments only; method items carry neither key, so both are sparse):
 ``by_tag`` = ``tag_key`` (``<tenant>#<idTag>``) + ``created_sk`` (``<created>#<id>``): capture finds the hold
 of a finished transaction (newest first, a few items); ``by_status`` = ``status_key`` (``<tenant>#<status>``)
-+ ``updated_sk`` (``<updated>#<id>``): the operators' ``?status=capture_failed`` listing. Every state change
++ ``updated_sk`` (``<updated>#<id>``): the operators' ``?status=capture_failed`` listing; ``by_open`` =
+``open_key`` (``OPEN``, set only while a hold is authorised and unbound to a CDR) + ``created_sk``: the sweep
+of stale holds (a few hundred items at most: the holds in flight). Every state change
 is a put conditioned on ``version``, through ``GuardedTable`` (a write the SDK retried after it landed is
 recognised as ours, docs/decisions/conditional-writes.md).
 """
@@ -24,6 +26,8 @@ from typing import Any
 from voltway.adapters.conditional import GuardedTable
 from voltway.payments.errors import PaymentConflict
 from voltway.payments.model import Payment, PaymentMethod, PaymentPage, PaymentStatus, Refund
+
+OPEN = "OPEN"
 
 
 def _s(value: str) -> dict[str, str]:
@@ -82,6 +86,8 @@ def _item(p: Payment, version: int) -> dict[str, Any]:
             item[name] = _s(value)
     if p.transaction_id is not None:
         item["transaction_id"] = {"N": str(p.transaction_id)}
+    if p.status is PaymentStatus.AUTHORIZED and p.cdr_id is None:
+        item["open_key"] = _s(OPEN)
     return item
 
 
@@ -187,6 +193,19 @@ class DynamoPaymentStore:
         return PaymentPage(
             [_payment(i) for i in response.get("Items", [])], _encode_cursor(response.get("LastEvaluatedKey"))
         )
+
+    def open_holds(self, created_before: datetime, limit: int) -> list[Payment]:
+        response = self._db.query(
+            TableName=self._table,
+            IndexName="by_open",
+            KeyConditionExpression="open_key = :o AND created_sk < :before",
+            ExpressionAttributeValues={":o": _s(OPEN), ":before": _s(_stamp(created_before))},
+            Limit=limit,
+        )
+        found = (self.get(i["pk"]["S"].removeprefix("PAYMENT#")) for i in response.get("Items", []))
+        return [
+            p for p in found if p is not None and p.status is PaymentStatus.AUTHORIZED and p.cdr_id is None
+        ]
 
     def put_method(self, method: PaymentMethod) -> None:
         item: dict[str, Any] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from voltway.payments.errors import PaymentConflict
 from voltway.payments.model import Payment, PaymentMethod, PaymentPage, PaymentStatus
@@ -44,6 +45,14 @@ class InMemoryPaymentStore:
         start = int(cursor) if cursor else 0
         more = start + limit < len(mine)
         return PaymentPage(mine[start : start + limit], str(start + limit) if more else None)
+
+    def open_holds(self, created_before: datetime, limit: int) -> list[Payment]:
+        held = (
+            p
+            for p in self.payments.values()
+            if p.status is PaymentStatus.AUTHORIZED and p.cdr_id is None and p.created_at < created_before
+        )
+        return sorted(held, key=lambda p: (p.created_at, p.payment_id))[:limit]
 
     def put_method(self, method: PaymentMethod) -> None:
         self.methods[(method.tenant_id, method.user_id)] = method

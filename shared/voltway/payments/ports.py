@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from voltway.payments.model import Money, Payment, PaymentMethod, PaymentPage, PaymentStatus, ProviderResult
@@ -51,6 +52,11 @@ class PaymentRepository(Protocol):
     def by_status(
         self, tenant_id: str, status: PaymentStatus, limit: int, cursor: str | None
     ) -> PaymentPage: ...
+
+    def open_holds(self, created_before: datetime, limit: int) -> list[Payment]:
+        """Authorised holds not bound to a CDR, created before ``created_before``, oldest first (every
+        tenant: the sweep of holds whose session nobody reads any more)."""
+        ...
 
     def put_method(self, method: PaymentMethod) -> None: ...
 

@@ -383,6 +383,10 @@ class PaymentService:
     def of_session(self, session_id: str) -> Payment | None:
         return self._store.get(payment_id_of(session_id))
 
+    def stale_holds(self, older_than: timedelta, limit: int) -> list[Payment]:
+        """Authorised holds, unbound to a CDR, placed more than ``older_than`` ago (oldest first)."""
+        return self._store.open_holds(self._clock() - older_than, limit)
+
     def list_by_status(
         self, tenant_id: str, status: PaymentStatus, limit: int, cursor: str | None
     ) -> PaymentPage:
