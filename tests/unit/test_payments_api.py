@@ -25,6 +25,8 @@ def test_payment_method_is_mine_and_validated() -> None:
     assert call("GET", "/v1/me/payment-method")[2] == method
     assert call("GET", "/v1/me/payment-method", user="carol")[0] == 404
     assert call("PUT", "/v1/me/payment-method", body={"token": "4111 1111 1111 1111"})[0] == 400
+    status, _, err = call("PUT", "/v1/me/payment-method", body={"token": "4111111111111111"})
+    assert status == 400 and "card number" in str(err["error"]["details"])
     assert call("PUT", "/v1/me/payment-method", body={"token": "tok_x", "pan": "4111"})[0] == 400
     assert call("PUT", "/v1/me/payment-method", body={"token": "tok_x_1"}, groups="[operator]")[0] == 403
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalice.app import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from voltway.adapters.http import BadRequest, mapped, principal
 from voltway.api.idempotency import HEADER, cached_http_idempotency, run_idempotently
@@ -42,6 +42,14 @@ class PutPaymentMethodRequest(_Body):
         description="The payment provider's reusable card token (never a card number)",
     )
     label: str | None = Field(default=None, max_length=40, description='e.g. "Visa ending 4242"')
+
+    @field_validator("token")
+    @classmethod
+    def _not_a_card_number(cls, token: str) -> str:
+        # PCI scope: the back end must never store a PAN. A token of 12-19 digits looks like one.
+        if token.isdigit() and 12 <= len(token) <= 19:
+            raise ValueError("looks like a card number: send the provider's token, never the card number")
+        return token
 
 
 class PaymentMethodOut(BaseModel):
