@@ -158,3 +158,17 @@ def test_acknowledge_roles_tenants_and_cursors(env: dict[str, str], charger: Any
     charger.handler(_event("ocpp_message", _status(int(connector), "Available", unique="ok")), None)
     status, body = api("POST", ACK, {"alertId": ids[1]})
     assert status == 409 and body["error"]["code"] == "alert_resolved"
+
+
+def test_a_meter_anomaly_opens_an_alert_once_per_transaction(env: dict[str, str], charger: Any) -> None:
+    api = Api()
+    start = {"connectorId": 1, "idTag": "TAG1", "meterStart": 5000, "timestamp": "2026-01-02T03:00:00Z"}
+    charger.handler(_event("ocpp_message", [2, "tx1", "StartTransaction", start]), None)
+    status, page = api("GET", "/v1/chargers/{chargePointId}/transactions", {"chargePointId": CP})
+    assert status == 200, page
+    transaction_id = page["items"][0]["transaction_id"]
+    stop = {"transactionId": transaction_id, "meterStop": 4000, "timestamp": "2026-01-02T04:00:00Z"}
+    charger.handler(_event("ocpp_message", [2, "tx2", "StopTransaction", stop]), None)
+    (alert,) = api("GET", ALERTS)[1]["items"]
+    assert alert["kind"] == "meter_anomaly" and alert["subject"] == str(transaction_id)
+    assert alert["details"]["anomalies"] == ["meter_stop_below_meter_start"]

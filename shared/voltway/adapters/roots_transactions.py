@@ -53,7 +53,7 @@ class ChargerProfileSettings(TransactionSettings):
 
 
 def _services(
-    settings: TransactionSettings, on_unmatched_stop: Callable[[UnmatchedStop], object] | None = None
+    settings: TransactionSettings, alerts: AlertService | None = None
 ) -> tuple[IdTagService, TransactionService, ChargerReports]:
     region, host = settings.aws_region, settings.aws_endpoint_url
     id_tags = IdTagService(
@@ -73,7 +73,14 @@ def _services(
     if settings.archive_bucket:
         s3 = client("s3", region=region, endpoint_url=host)
         archive = ArchiveWriter(S3Blobs(s3, settings.archive_bucket))
-    service = TransactionService(repository, meter_values, id_tags, archive, on_unmatched_stop)
+    service = TransactionService(
+        repository,
+        meter_values,
+        id_tags,
+        archive,
+        on_unmatched_stop=_unmatched_stop_alert(alerts) if alerts is not None else None,
+        on_anomaly=alerts.meter_anomaly if alerts is not None else None,
+    )
     return id_tags, service, reports
 
 
@@ -88,11 +95,9 @@ def register_charger_profiles(
     """Authorize, Start/StopTransaction, MeterValues, DataTransfer, Diagnostics/FirmwareStatusNotification.
     ``lifecycle``: reservations used by StartTransaction, TxProfiles ending with StopTransaction.
     ``limits``: fleet time limits (deadlines recorded at StartTransaction, closed at StopTransaction).
-    ``alerts``: a StopTransaction for an unknown transaction opens an operators' alert."""
+    ``alerts``: a StopTransaction for an unknown transaction, and meter anomalies, open operators' alerts."""
     settings = ChargerProfileSettings.from_env(environ)
-    id_tags, transactions, reports = _services(
-        settings, _unmatched_stop_alert(alerts) if alerts is not None else None
-    )
+    id_tags, transactions, reports = _services(settings, alerts)
     TransactionProfile(id_tags, transactions, lifecycle=lifecycle, limits=limits).register(dispatcher)
     data_transfers = DynamoDataTransferLog(
         bind_model(

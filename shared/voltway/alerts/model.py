@@ -13,6 +13,7 @@ class AlertKind(StrEnum):
     CHARGER_OFFLINE = "charger_offline"  # subject "0"; resolved when the charger is heard from again
     CONNECTOR_FAULTED = "connector_faulted"  # subject = connector id; resolved by a non-Faulted status
     UNKNOWN_TRANSACTION_STOP = "unknown_transaction_stop"  # subject = transaction id; operators close it
+    METER_ANOMALY = "meter_anomaly"  # subject = transaction id; operators close it
 
 
 class AlertStatus(StrEnum):

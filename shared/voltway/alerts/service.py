@@ -12,6 +12,7 @@ from voltway.alerts.model import Alert, AlertKey, AlertKind, AlertPage, AlertSta
 from voltway.alerts.ports import AlertStore
 from voltway.chargers.model import Charger
 from voltway.observability import count, logger
+from voltway.transactions.model import Transaction
 
 Clock = Callable[[], datetime]
 FAULTED = "Faulted"
@@ -87,6 +88,17 @@ class AlertService:
     ) -> None:
         key = AlertKey(charge_point_id, AlertKind.UNKNOWN_TRANSACTION_STOP, str(transaction_id))
         self._open(key, tenant_id, at, details)
+
+    def meter_anomaly(self, transaction: Transaction, anomalies: frozenset[str]) -> None:
+        """A transaction's meter readings were flagged (register going backwards, meterStop below
+        meterStart, a second different stop): one alert per transaction while unresolved."""
+        key = AlertKey(transaction.charge_point_id, AlertKind.METER_ANOMALY, str(transaction.transaction_id))
+        details = {
+            "transaction_id": transaction.transaction_id,
+            "connector_id": transaction.connector_id,
+            "anomalies": sorted(anomalies),
+        }
+        self._open(key, transaction.tenant_id, self._clock(), details)
 
     # ------------------------------------------------------------------ operators
     def listing(self, tenant_id: str, status: AlertStatus, limit: int, cursor: str | None) -> AlertPage:

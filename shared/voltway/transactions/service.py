@@ -127,13 +127,17 @@ class TransactionService:
         meter_values: MeterValueStore,
         id_tags: IdTagService,
         archive: RecordArchive | None = None,
+        *,
         on_unmatched_stop: Callable[[UnmatchedStop], object] | None = None,
+        on_anomaly: Callable[[Transaction, frozenset[str]], object] | None = None,
     ) -> None:
         self._transactions = transactions
         self._meter_values = meter_values
         self._id_tags = id_tags
         # Told of every StopTransaction for an unknown transaction (operators' alerts); never fails the stop.
         self._on_unmatched_stop = on_unmatched_stop
+        # Told of meter anomalies as they are flagged (operators' alerts); never fails the frame.
+        self._on_anomaly = on_anomaly
         # The export source (docs/decisions/export-source.md): every stop that DynamoDB holds is archived.
         self._archive = archive
 
@@ -227,6 +231,15 @@ class TransactionService:
         if anomalies:
             count("TransactionAnomaly")
             self._transactions.flag(transaction_id, anomalies)
+            self._tell_anomaly(tx, anomalies)
+
+    def _tell_anomaly(self, tx: Transaction, anomalies: set[str]) -> None:
+        if self._on_anomaly is None:
+            return
+        try:
+            self._on_anomaly(tx, frozenset(anomalies))
+        except Exception:
+            logger.exception("anomaly side effect failed")
 
     def stop(self, request: StopRequest) -> IdTagInfo | None:
         """idTagInfo when the request carries an idTag (the Central System cannot refuse a stop)."""
@@ -286,12 +299,14 @@ class TransactionService:
             count("TransactionStopped")
             if anomalies:
                 count("TransactionAnomaly")
+                self._tell_anomaly(tx, anomalies)
         elif tx.stopped_at is not None and (tx.meter_stop, tx.stopped_at) != (
             request.meter_stop,
             request.stopped_at,
         ):
             # A retry is harmless; a second, different stop is kept out and flagged.
             self._transactions.flag(tx.transaction_id, {Anomaly.STOPPED_TWICE})
+            self._tell_anomaly(tx, {Anomaly.STOPPED_TWICE})
         self._transactions.release_tag(tx.tenant_id, tx.id_tag, tx.transaction_id)
         return info
 
