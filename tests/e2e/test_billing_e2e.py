@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
 from ocpp.v16 import ChargePoint, call
@@ -227,6 +228,23 @@ def test_session_to_cdr_through_the_local_runtime(stack: Stack) -> None:
     assert Decimal(str(body["total_cost"]["excl_vat"])) == -want["excl"]
     again = stack.api("POST", f"/v1/cdrs/TX{tx_id}/credit")
     assert again.status_code == 201 and again.json()["id"] == body["id"]
+    # Both documents are in the documents bucket: the CDR's receipt (CDR worker) and the credit note.
+    assert stack.runtime.provisioned is not None
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.runtime.aws_endpoint_url,
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    bucket = stack.runtime.provisioned.buckets["DocumentsBucket"]
+    for document in (body["id"], f"TX{tx_id}"):  # the receipt follows the CDR in the worker: poll
+        key = f"receipts/tenant={TENANT}/{document}.pdf"
+        deadline = time.monotonic() + 30
+        while not s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount"):
+            assert time.monotonic() < deadline, f"no {key}"
+            time.sleep(0.5)
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read().startswith(b"%PDF")
     # The original is unchanged.
     assert stack.api("GET", f"/v1/cdrs/TX{tx_id}").json()["total_cost"] == cdr["total_cost"]
 

@@ -19,6 +19,7 @@ from voltway.api.openapi import Operation, documented
 from voltway.billing.model import ID_PATTERN, Contract, IssuedCdr, StoredTariff
 from voltway.billing.roots import cached_billing
 from voltway.identity import Principal, Role
+from voltway.invoices.roots import cached_documents_api
 from voltway.tariffs import Tariff
 
 P = ParamSpec("P")
@@ -202,6 +203,8 @@ def billing_blueprint() -> Blueprint:
     def credit_cdr(cdrId: str) -> Response:
         caller = staff()
         credit = cached_billing().cdrs.credit(caller.tenant_id, _checked(cdrId, _CDR_ID, "cdrId"))
+        # Its credit note (idempotent like the credit: a retried POST finds both and writes nothing again).
+        cached_documents_api().receipts.issue(credit)
         return Response(cdr_view(credit), {"Location": f"/v1/cdrs/{credit.cdr_id}"}, 201)
 
     @bp.route("/v1/transactions/{transactionId}/cdr", methods=["GET"])
