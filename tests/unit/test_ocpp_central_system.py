@@ -261,13 +261,28 @@ def test_unknown_connection_gets_security_error() -> None:
 
 
 def test_a_retried_call_gets_the_same_answer_and_changes_nothing(world: World) -> None:
-    world.boot()
-    first = world.send([2, "hb-1", "Heartbeat", {}])
+    first = world.boot()
     world.clock.now = NOW + timedelta(seconds=30)
-    again = world.send([2, "hb-1", "Heartbeat", {}])
+    again = world.boot()  # the same unique id: the charger never got the first answer
     assert again == first
     charger = world.chargers.get(CP)
     assert charger is not None and charger.last_seen == NOW
+
+
+def test_retry_safe_calls_are_answered_anew_without_the_retry_cache(world: World) -> None:
+    world.boot()
+    cached = dict(world.idempotency.records)
+    first = world.send([2, "hb-1", "Heartbeat", {}])
+    world.clock.now = NOW + timedelta(seconds=30)
+    again = world.send([2, "hb-1", "Heartbeat", {}])
+    assert first is not None and again is not None
+    assert (first[2]["currentTime"], again[2]["currentTime"]) == (
+        "2026-01-02T03:04:05.678Z",
+        "2026-01-02T03:04:35.678Z",
+    )
+    assert world.idempotency.records == cached  # no claim, no completion: two writes fewer a frame
+    charger = world.chargers.get(CP)
+    assert charger is not None and charger.last_seen == NOW + timedelta(seconds=30)
 
 
 def test_a_reused_unique_id_with_a_new_payload_is_a_new_call(world: World) -> None:
@@ -280,12 +295,11 @@ def test_a_reused_unique_id_with_a_new_payload_is_a_new_call(world: World) -> No
 
 
 def test_a_call_still_being_handled_elsewhere_gets_an_error(world: World) -> None:
-    world.boot()
-    call = [2, "hb-2", "Heartbeat", {}]
+    call = [2, "boot-2", "BootNotification", BOOT]
     from voltway.ocpp.central_system import _fingerprint
     from voltway.ocpp.frames import Call
 
-    world.idempotency.claim(CP, "hb-2", _fingerprint(Call("hb-2", "Heartbeat", {})), NOW, NOW)
+    world.idempotency.claim(CP, "boot-2", _fingerprint(Call("boot-2", "BootNotification", BOOT)), NOW, NOW)
     assert error_code(world.send(call)) == "GenericError"
     world.clock.now = NOW + timedelta(seconds=31)  # the first delivery's claim went stale
     reply = world.send(call)

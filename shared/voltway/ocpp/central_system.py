@@ -129,10 +129,12 @@ class CentralSystem:
         return None
 
     def _answer_call(self, charge_point_id: str, connection_id: str, call: frames.Call, now: datetime) -> str:
-        fingerprint = _fingerprint(call)
+        route = self._dispatcher.route(call.action)
+        if route is not None and route.retry_safe:  # answered anew on a retry: no retry cache needed
+            return self._handle_call(charge_point_id, connection_id, call, now, cached=False)
         try:
             previous = self._idempotency.claim(
-                charge_point_id, call.unique_id, fingerprint, now, now - STALE_CLAIM
+                charge_point_id, call.unique_id, _fingerprint(call), now, now - STALE_CLAIM
             )
         except Exception:
             logger.exception("idempotency claim failed")
@@ -144,12 +146,19 @@ class CentralSystem:
             return frames.encode_error(
                 call.unique_id, GenericError("a call with this unique id is being handled already")
             )
+        return self._handle_call(charge_point_id, connection_id, call, now, cached=True)
+
+    def _handle_call(
+        self, charge_point_id: str, connection_id: str, call: frames.Call, now: datetime, *, cached: bool
+    ) -> str:
+        """Dispatch ``call``; with ``cached`` its claim in the retry cache is completed (or released)."""
         charger: Charger | None
         try:
             charger = self._chargers.get(charge_point_id)
         except Exception:
             logger.exception("charger lookup failed")
-            self._idempotency.release(charge_point_id, call.unique_id)
+            if cached:
+                self._idempotency.release(charge_point_id, call.unique_id)
             return frames.encode_error(call.unique_id, InternalError("try again"))
         ctx = CallContext(charge_point_id, connection_id, call.unique_id, now, charger)
         reply, error = self._dispatcher.dispatch(ctx, call)
@@ -158,9 +167,11 @@ class CentralSystem:
             count("OcppCallError")
             logger.info("call refused", action=call.action, error_code=error.code, reason=error.description)
         if isinstance(error, InternalError):
-            self._idempotency.release(charge_point_id, call.unique_id)
+            if cached:
+                self._idempotency.release(charge_point_id, call.unique_id)
             return reply
-        self._idempotency.complete(charge_point_id, call.unique_id, reply, now)
+        if cached:
+            self._idempotency.complete(charge_point_id, call.unique_id, reply, now)
         self._refresh_last_seen(call.action, charger, now)
         return reply
 

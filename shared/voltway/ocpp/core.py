@@ -61,8 +61,11 @@ class CoreProfile:
         dispatcher.register(
             Action.boot_notification, self.boot_notification, requires_accepted=False, records_last_seen=True
         )
-        dispatcher.register(Action.heartbeat, self.heartbeat, records_last_seen=True)
-        dispatcher.register(Action.status_notification, self.status_notification, records_last_seen=True)
+        dispatcher.register(Action.heartbeat, self.heartbeat, records_last_seen=True, retry_safe=True)
+        # The same status again: the same last value, no new alert or reservation change.
+        dispatcher.register(
+            Action.status_notification, self.status_notification, records_last_seen=True, retry_safe=True
+        )
 
     def boot_notification(self, ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
         charger = ctx.charger

@@ -60,6 +60,9 @@ class Route:
     requires_accepted: bool = True
     # The handler itself records "last seen"; otherwise the central system does.
     records_last_seen: bool = False
+    # Handling the same CALL twice answers the same and changes nothing more (its answer is a function of
+    # stored state, its writes are idempotent): such CALLs skip the retry cache (two writes a frame).
+    retry_safe: bool = False
 
 
 class Dispatcher:
@@ -73,10 +76,11 @@ class Dispatcher:
         *,
         requires_accepted: bool = True,
         records_last_seen: bool = False,
+        retry_safe: bool = False,
     ) -> None:
         if action not in CHARGER_INITIATED:
             raise ValueError(f"{action} is not a charger-initiated OCPP 1.6 action")
-        self._routes[action] = Route(handler, requires_accepted, records_last_seen)
+        self._routes[action] = Route(handler, requires_accepted, records_last_seen, retry_safe)
 
     def route(self, action: str) -> Route | None:
         return self._routes.get(action)

@@ -39,8 +39,13 @@ class ReportsProfile:
 
     def register(self, dispatcher: Dispatcher) -> None:
         dispatcher.register(Action.data_transfer, self.data_transfer)
-        dispatcher.register(Action.diagnostics_status_notification, self.diagnostics_status_notification)
-        dispatcher.register(Action.firmware_status_notification, self.firmware_status_notification)
+        # Both store the latest status: a retry stores the same again.
+        dispatcher.register(
+            Action.diagnostics_status_notification, self.diagnostics_status_notification, retry_safe=True
+        )
+        dispatcher.register(
+            Action.firmware_status_notification, self.firmware_status_notification, retry_safe=True
+        )
 
     def data_transfer(self, ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
         vendor_id: str = payload["vendorId"]

@@ -69,7 +69,7 @@ class TransactionProfile:
         self._limits = limits
 
     def register(self, dispatcher: Dispatcher) -> None:
-        dispatcher.register(Action.authorize, self.authorize)
+        dispatcher.register(Action.authorize, self.authorize, retry_safe=True)  # a read
         dispatcher.register(Action.start_transaction, self.start_transaction)
         dispatcher.register(Action.meter_values, self.meter_values)
         dispatcher.register(Action.stop_transaction, self.stop_transaction)
