@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from voltway.adapters.roots import cached_commands, cached_connect_registry
+from voltway.adapters.roots import cached_commands, cached_disconnect_registry
 from voltway.observability import correlate, metrics
 from voltway.ocpp import websocket_events as ws
 
@@ -13,7 +13,7 @@ from voltway.ocpp import websocket_events as ws
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     connection_id = ws.connection_id(event)
     correlate(connection_id=connection_id)
-    charge_point_id = cached_connect_registry().disconnect(connection_id)
+    charge_point_id = cached_disconnect_registry().disconnect(connection_id)
     if charge_point_id is not None:
         # Its CALLs in flight and queued cannot be answered over this connection: offline.
         cached_commands().charger_disconnected(charge_point_id, connection_id)

@@ -25,7 +25,13 @@ MANAGEMENT = "wss://abc123.execute-api.eu-west-1.amazonaws.com/local"
 CP = "CP001"
 ALERTS = "/v1/alerts"
 ACK = "/v1/alerts/{alertId}/acknowledge"
-FUNCTIONS = ("OcppConnectFunction", "OcppMessageFunction", "ChargerMonitorFunction", "ApiFunction")
+FUNCTIONS = (
+    "OcppConnectFunction",
+    "OcppMessageFunction",
+    "OcppDisconnectFunction",
+    "ChargerMonitorFunction",
+    "ApiFunction",
+)
 
 
 @pytest.fixture
@@ -172,3 +178,14 @@ def test_a_meter_anomaly_opens_an_alert_once_per_transaction(env: dict[str, str]
     (alert,) = api("GET", ALERTS)[1]["items"]
     assert alert["kind"] == "meter_anomaly" and alert["subject"] == str(transaction_id)
     assert alert["details"]["anomalies"] == ["meter_stop_below_meter_start"]
+
+
+def test_a_reconnect_resolves_the_offline_alert_at_once(env: dict[str, str], charger: Any) -> None:
+    api, monitor = Api(), load_handler("charger_monitor")
+    _silence(env, 30)
+    monitor.handler({}, None)
+    assert [a["kind"] for a in api("GET", ALERTS)[1]["items"]] == ["charger_offline"]
+    load_handler("ocpp_disconnect").handler(_event("ocpp_disconnect"), None)
+    assert load_handler("ocpp_connect").handler(_event("ocpp_connect"), None)["statusCode"] == 200
+    assert api("GET", ALERTS)[1]["items"] == []  # no monitor run needed
+    assert monitor.handler({}, None)["offline_alerts_resolved"] == 0

@@ -136,6 +136,13 @@ def reported_lifecycle(environ: Environ = None) -> ReportedLifecycle:
 
 
 def connect_registry(environ: Environ = None) -> ChargerRegistry:
+    """$connect: a reconnect also resolves the charger's offline alert (ALERTS_TABLE)."""
+    settings = ConnectSettings.from_env(environ)
+    alerts = alert_service(environ)
+    return ChargerRegistry(_chargers(settings), _connections(settings), on_connected=alerts.charger_connected)
+
+
+def disconnect_registry(environ: Environ = None) -> ChargerRegistry:
     settings = ConnectSettings.from_env(environ)
     return ChargerRegistry(_chargers(settings), _connections(settings))
 
@@ -220,6 +227,7 @@ def api(environ: Environ = None) -> ApiRoot:
 
 # Cached per process: the functions call these at cold start.
 cached_connect_registry = functools.cache(connect_registry)
+cached_disconnect_registry = functools.cache(disconnect_registry)
 cached_central_system = functools.cache(central_system)
 cached_monitor = functools.cache(monitor)
 cached_api = functools.cache(api)

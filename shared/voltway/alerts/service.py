@@ -48,6 +48,10 @@ class AlertService:
         key = AlertKey(charger.charge_point_id, AlertKind.CHARGER_OFFLINE)
         return self._open(key, charger.tenant_id, self._clock(), {"last_seen": last_seen})
 
+    def charger_connected(self, charger: Charger) -> bool:
+        """A reconnect ($connect accepted): its offline alert, if any, is resolved at once."""
+        return self._resolve(AlertKey(charger.charge_point_id, AlertKind.CHARGER_OFFLINE), self._clock())
+
     def resolve_back_online(self, chargers: ChargerLookup) -> int:
         """Monitor sweep: an offline alert whose charger was heard from since (any frame or a reconnect
         clears ``offline_alerted``) is resolved. Reads the sparse index of unresolved offline alerts."""

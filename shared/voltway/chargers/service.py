@@ -61,10 +61,14 @@ class ChargerRegistry:
         chargers: ChargerRepository,
         connections: ConnectionRegistry | None = None,
         clock: Clock | None = None,
+        *,
+        on_connected: Callable[[Charger], object] | None = None,
     ) -> None:
         self._chargers = chargers
         self._connections = connections
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
+        # Told of every accepted connection (the operators' offline alert is resolved); never fails it.
+        self._on_connected = on_connected
 
     # ------------------------------------------------------------------ operator API
     def register(self, registration: Registration) -> Charger:
@@ -117,6 +121,11 @@ class ChargerRegistry:
         self._connections.register(handshake.connection_id, charge_point_id, now)
         self._chargers.mark_online(charge_point_id, handshake.connection_id, now)
         count("ChargerConnected")
+        if self._on_connected is not None:
+            try:
+                self._on_connected(charger)
+            except Exception:
+                logger.exception("connect side effect failed")
         return charger
 
     def disconnect(self, connection_id: str) -> str | None:
