@@ -140,3 +140,15 @@ def test_failed_capture_fails_the_record_alerts_and_stays_visible(env: dict[str,
     assert [p.payment_id for p in listed.items] == [payment.payment_id]
     done = cached_payments().retry_capture("t1", payment.payment_id)
     assert done.status is PaymentStatus.CAPTURED and done.captured == Decimal("8.47")
+
+
+def test_the_scheduled_sweep_releases_an_orphaned_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only this function's environment: the sweep's composition root builds from it alone.
+    with moto_stack(monkeypatch, ["PaymentHoldsFunction"]) as (_, environment):
+        held = held_before_the_session(environment, "tok_ok")  # a hold whose session was never written
+        assert held.status is PaymentStatus.AUTHORIZED
+        sweep = load_handler("payment_holds")
+        assert sweep.handler({}, Context()) == {"released": 1}
+        released = cached_payments().of_session(SESSION)
+        assert released is not None and released.status is PaymentStatus.VOIDED
+        assert sweep.handler({}, Context()) == {"released": 0}
