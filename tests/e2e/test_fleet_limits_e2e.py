@@ -72,7 +72,9 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state_dir: Path = tmp_path_factory.mktemp("voltway-fleet-e2e")
-    with LocalRuntime(RuntimeSettings.for_tests(None, state_dir, schedule_interval=1.0)) as runtime:
+    # rate(1 minute) of the monitor every second; the other schedules scaled alike (crons stay on time).
+    settings = RuntimeSettings.for_tests(None, state_dir, schedule_scale=1 / 60)
+    with LocalRuntime(settings) as runtime:
         yield Stack(runtime)
 
 
