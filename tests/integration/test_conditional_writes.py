@@ -221,3 +221,21 @@ def test_export_job_steps_are_ours_after_a_lost_answer(
     assert jobs.finish("t1", "e1", owner="w1", file_key="f", file_size=1, at=NOW)
     finished = jobs.get("t1", "e1")
     assert finished is not None and finished.status is ExportStatus.DONE and finished.rows_written == 5
+
+
+def test_driver_sessions_are_ours_after_a_lost_answer(env: dict[str, str], lost_answers: LostAnswers) -> None:
+    import dataclasses
+
+    from voltway.drivers.dynamo import DynamoDriverStore
+    from voltway.drivers.errors import SessionConflict
+    from voltway.drivers.model import ChargingSession, SessionState
+
+    store = DynamoDriverStore(_client(), env["DRIVERS_TABLE"])
+    session = ChargingSession("s1", "t1", "u1", CP, 1, "APPTAG", SessionState.REQUESTED, NOW, "c1")
+    store.create_session(session)  # its own retry is not a 409
+    created = store.get_session("s1")
+    assert created is not None and created.version == 1
+    saved = store.save_session(dataclasses.replace(created, state=SessionState.ACCEPTED))
+    assert saved.version == 2 and saved.state is SessionState.ACCEPTED
+    with pytest.raises(SessionConflict):
+        store.save_session(created)  # a stale writer still loses

@@ -19,6 +19,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from voltway.adapters.conditional import GuardedTable
 from voltway.drivers.errors import SessionConflict
 from voltway.drivers.model import ChargingSession, SessionPage, SessionState, TokenKind, TokenLink
 
@@ -47,10 +48,16 @@ def _opt_int(item: dict[str, Any], name: str) -> int | None:
     return int(item[name]["N"]) if name in item else None
 
 
+def _session_key(item: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": item["pk"], "sk": item["sk"]}
+
+
 class DynamoDriverStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._db = dynamodb
         self._table = table
+        # Session writes the SDK retried after they landed stay ours (voltway.adapters.conditional).
+        self._guarded = GuardedTable(dynamodb, table)
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         response = self._db.get_item(
@@ -205,30 +212,22 @@ class DynamoDriverStore:
         )
 
     def create_session(self, session: ChargingSession) -> None:
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=self._item(session, 1),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except self._db.exceptions.ConditionalCheckFailedException as e:
-            raise SessionConflict(session.session_id) from e
+        item = self._item(session, 1)
+        if not self._guarded.put(_session_key(item), item, "attribute_not_exists(pk)"):
+            raise SessionConflict(session.session_id)
 
     def get_session(self, session_id: str) -> ChargingSession | None:
         item = self._get(f"SESSION#{session_id}", SESSION)
         return self._session(item) if item else None
 
     def save_session(self, session: ChargingSession) -> ChargingSession:
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=self._item(session, session.version + 1),
-                ConditionExpression="version = :v",
-                ExpressionAttributeValues={":v": {"N": str(session.version)}},
-            )
-        except self._db.exceptions.ConditionalCheckFailedException as e:
-            raise SessionConflict(session.session_id) from e
-        return self._session(self._item(session, session.version + 1))
+        item = self._item(session, session.version + 1)
+        stored = self._guarded.put(
+            _session_key(item), item, "version = :v", values={":v": {"N": str(session.version)}}
+        )
+        if not stored:
+            raise SessionConflict(session.session_id)
+        return self._session(item)
 
     def sessions_of(self, tenant_id: str, user_id: str, limit: int, cursor: str | None) -> SessionPage:
         kwargs: dict[str, Any] = {
