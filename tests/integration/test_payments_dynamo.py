@@ -16,6 +16,8 @@ import pytest
 
 from tests.integration.support import load_handler, moto_stack
 from tests.integration.test_cdr_dynamo import T0, TARIFF, Context, drain, run_session, stop_frame
+from voltway.alerts.model import AlertKind, AlertStatus
+from voltway.alerts.roots import alert_service
 from voltway.billing import roots as billing_roots
 from voltway.payments.dynamo import DynamoPaymentStore
 from voltway.payments.errors import PaymentConflict
@@ -138,8 +140,12 @@ def test_failed_capture_fails_the_record_alerts_and_stays_visible(env: dict[str,
     # After the retries the record sits in the dead-letter queue; operators still find and retry it.
     listed = cached_payments().list_by_status("t1", PaymentStatus.CAPTURE_FAILED, 10, None)
     assert [p.payment_id for p in listed.items] == [payment.payment_id]
+    operators = alert_service()  # ... and in their alert list, one alert for both failures
+    (alert,) = operators.listing("t1", AlertStatus.OPEN, 10, None).items
+    assert alert.key.kind is AlertKind.PAYMENT_CAPTURE_FAILED and alert.details["cdr_id"] == payment.cdr_id
     done = cached_payments().retry_capture("t1", payment.payment_id)
     assert done.status is PaymentStatus.CAPTURED and done.captured == Decimal("8.47")
+    assert operators.listing("t1", AlertStatus.OPEN, 10, None).items == []  # resolved by the capture
 
 
 def test_the_scheduled_sweep_releases_an_orphaned_hold(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,7 +36,7 @@ from voltway.payments.errors import (
 from voltway.payments.fake import FakePaymentProvider
 from voltway.payments.fiserv import FiservCommerceHub
 from voltway.payments.memory import InMemoryPaymentStore
-from voltway.payments.model import ChargeFacts, Money, PaymentStatus, payment_id_of
+from voltway.payments.model import ChargeFacts, Money, Payment, PaymentStatus, payment_id_of
 from voltway.payments.roots import PaymentsSettings, provider_of
 from voltway.payments.service import PaymentService, PaymentSettings, charge_facts
 
@@ -46,10 +46,13 @@ SESSION = "0b0e8c9e-1111-4222-8333-444455556666"
 
 @dataclass
 class Alerts:
-    sent: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    sent: list[tuple[str, str]] = field(default_factory=list)
 
-    def publish(self, subject: str, message: str, attributes: dict[str, str]) -> None:
-        self.sent.append((subject, message, attributes))
+    def capture_failed(self, payment: Payment) -> None:
+        self.sent.append(("failed", payment.payment_id))
+
+    def captured_after_failure(self, payment: Payment) -> None:
+        self.sent.append(("recovered", payment.payment_id))
 
 
 @dataclass
@@ -175,8 +178,9 @@ def test_failed_capture_is_recorded_alerted_and_retried_with_the_same_key(pay: P
         assert p.capture_attempts == attempt and "502" in (p.last_error or "")
     page = pay.service.list_by_status("t1", PaymentStatus.CAPTURE_FAILED, 10, None)
     assert [x.payment_id for x in page.items] == [payment_id_of(SESSION)]
-    assert len(pay.alerts.sent) == 2 and pay.alerts.sent[0][2]["kind"] == "payment_capture_failed"
+    assert pay.alerts.sent == [("failed", payment_id_of(SESSION))] * 2
     done = pay.service.retry_capture("t1", payment_id_of(SESSION))  # the operator's retry
+    assert pay.alerts.sent[-1] == ("recovered", payment_id_of(SESSION))
     assert done.status is PaymentStatus.CAPTURED and done.capture_attempts == 3 and done.last_error is None
     keys = {c.key for c in pay.provider.calls if c.operation == "capture"}
     assert keys == {"capture:TX7"}  # every attempt under one key: the gateway charges once

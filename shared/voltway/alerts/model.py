@@ -14,6 +14,7 @@ class AlertKind(StrEnum):
     CONNECTOR_FAULTED = "connector_faulted"  # subject = connector id; resolved by a non-Faulted status
     UNKNOWN_TRANSACTION_STOP = "unknown_transaction_stop"  # subject = transaction id; operators close it
     METER_ANOMALY = "meter_anomaly"  # subject = transaction id; operators close it
+    PAYMENT_CAPTURE_FAILED = "payment_capture_failed"  # subject = payment id; resolved once captured
 
 
 class AlertStatus(StrEnum):

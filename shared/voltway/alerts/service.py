@@ -104,6 +104,18 @@ class AlertService:
         }
         self._open(key, transaction.tenant_id, self._clock(), details)
 
+    def payment_capture_failed(
+        self, *, tenant_id: str, charge_point_id: str, payment_id: str, details: dict[str, Any]
+    ) -> None:
+        """A capture failed: one alert per payment, opened at the first failure (later ones leave it open)."""
+        key = AlertKey(charge_point_id, AlertKind.PAYMENT_CAPTURE_FAILED, payment_id)
+        self._open(key, tenant_id, self._clock(), details)
+
+    def payment_captured(self, *, charge_point_id: str, payment_id: str) -> bool:
+        """A capture that had failed went through (worker redelivery or the operator's retry)."""
+        key = AlertKey(charge_point_id, AlertKind.PAYMENT_CAPTURE_FAILED, payment_id)
+        return self._resolve(key, self._clock())
+
     # ------------------------------------------------------------------ operators
     def listing(self, tenant_id: str, status: AlertStatus, limit: int, cursor: str | None) -> AlertPage:
         return self._store.listing(tenant_id, status, limit, cursor)

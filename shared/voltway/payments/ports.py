@@ -64,4 +64,8 @@ class PaymentRepository(Protocol):
 
 
 class Alerts(Protocol):
-    def publish(self, subject: str, message: str, attributes: dict[str, str]) -> None: ...
+    """Operators are told (alerts topic, and the alert list of GET /v1/alerts): voltway.payments.alerts."""
+
+    def capture_failed(self, payment: Payment) -> None: ...
+
+    def captured_after_failure(self, payment: Payment) -> None: ...

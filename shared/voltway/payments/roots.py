@@ -13,10 +13,13 @@ from pydantic import Field, model_validator
 
 from voltway.adapters.aws import client
 from voltway.adapters.sns import SnsAlertPublisher
+from voltway.alerts.dynamo import DynamoAlertStore
+from voltway.alerts.service import AlertService
 from voltway.billing.errors import NoTariffAssigned
 from voltway.billing.roots import cached_billing
 from voltway.billing.service import TariffService
 from voltway.config import AwsSettings
+from voltway.payments.alerts import PaymentAlerts
 from voltway.payments.dynamo import DynamoPaymentStore
 from voltway.payments.fake import FakePaymentProvider
 from voltway.payments.fiserv import FiservCommerceHub, FiservCredentials
@@ -38,6 +41,7 @@ class PaymentsSettings(AwsSettings):
     # Per attempt (3 attempts): the API answers within API Gateway's 29 s, a worker record within ~16 s.
     payment_gateway_timeout_seconds: float = Field(default=5.0, gt=0, le=10)
     alerts_topic_arn: str | None = None
+    alerts_table: str | None = None  # failed captures in the operators' alert list (GET /v1/alerts)
 
     @model_validator(mode="after")
     def _provider(self) -> Self:
@@ -77,7 +81,10 @@ def payments(
     region, host = s.aws_region, s.aws_endpoint_url
     dynamodb = client("dynamodb", region=region, endpoint_url=host)
     topic = s.alerts_topic_arn
-    alerts = SnsAlertPublisher(client("sns", region=region, endpoint_url=host), topic) if topic else None
+    alerts = PaymentAlerts(
+        SnsAlertPublisher(client("sns", region=region, endpoint_url=host), topic) if topic else None,
+        AlertService(DynamoAlertStore(dynamodb, s.alerts_table)) if s.alerts_table else None,
+    )
     return PaymentService(
         store=DynamoPaymentStore(dynamodb, s.payments_table),
         provider=provider_of(s),

@@ -306,7 +306,7 @@ class PaymentService:
                 )
             )
             count("PaymentCaptureFailed")
-            self._alert(failed)
+            self._tell(lambda alerts: alerts.capture_failed(failed))
             raise CaptureFailed(f"{payment.payment_id}: {error}")
         done = replace(
             payment,
@@ -318,6 +318,8 @@ class PaymentService:
             updated_at=now,
         )
         count("PaymentCaptured")
+        if payment.status is PaymentStatus.CAPTURE_FAILED:
+            self._tell(lambda alerts: alerts.captured_after_failure(done))
         if shortfall:
             count("PaymentShortfall")
             logger.warning(
@@ -325,19 +327,13 @@ class PaymentService:
             )
         return self._save_quietly(done)
 
-    def _alert(self, payment: Payment) -> None:
+    def _tell(self, what: Callable[[Alerts], None]) -> None:
         if self._alerts is None:
             return
         try:
-            self._alerts.publish(
-                "Payment capture failed",
-                f"Capture of {payment.payment_id} (CDR {payment.cdr_id}, {payment.due} {payment.currency}) "
-                f"failed {payment.capture_attempts} time(s): {payment.last_error}. "
-                "GET /v1/payments?status=capture_failed; retry with POST /v1/payments/{id}/capture.",
-                {"kind": "payment_capture_failed", "payment_id": payment.payment_id},
-            )
+            what(self._alerts)
         except Exception:  # an alert must never hide the failure it reports
-            logger.exception("payment alert not published", payment_id=payment.payment_id)
+            logger.exception("payment alert not recorded")
 
     # ------------------------------------------------------------------ finance: refunds
     def refund(self, tenant_id: str, payment_id: str, amount: Decimal, request_key: str) -> Payment:
