@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from voltway.local.emulator import Emulator
@@ -99,3 +105,58 @@ def test_dead_letter_queues_are_created_before_the_queues_naming_them_even_chain
     assert sorted(order) == ["Dead", "Other", "Parking", "Work"]
     with pytest.raises(ValueError, match="cycle"):
         queues_in_creation_order([_queue("A", "B"), _queue("B", "A")])
+
+
+def test_the_embedded_emulator_serves_one_dynamodb_request_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # TransactWriteItems racing plain writes on one table: moto's threaded server alone answered some of
+    # the transactions with a 500 ("dictionary changed size during iteration": ~10 in 8 s here); with
+    # voltway.local.emulator.serialise_dynamodb none fails. No SDK retries, so every failure shows.
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with Emulator(port=0) as emulator:
+
+        def client() -> Any:
+            return boto3.client(
+                "dynamodb",
+                endpoint_url=emulator.endpoint_url,
+                region_name="eu-west-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+            )
+
+        db = client()
+        db.create_table(
+            TableName="race",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for n in range(300):  # a table worth deep-copying
+            db.put_item(TableName="race", Item={"pk": {"S": f"seed{n}"}, "v": {"S": "x" * 50}})
+        until = time.monotonic() + 4
+        failures: list[str] = []
+
+        def writer(w: int) -> None:
+            c, n = client(), 0
+            while time.monotonic() < until:
+                n += 1
+                c.put_item(TableName="race", Item={"pk": {"S": f"w{w}-{n}"}})
+
+        def transactor() -> None:
+            c, n = client(), 0
+            while time.monotonic() < until:
+                n += 1
+                try:
+                    c.transact_write_items(
+                        TransactItems=[{"Put": {"TableName": "race", "Item": {"pk": {"S": f"tx{n}"}}}}]
+                    )
+                except ClientError as e:
+                    failures.append(str(e))
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
+        threads.append(threading.Thread(target=transactor))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []

@@ -10,15 +10,44 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
+
+
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def serialise_dynamodb() -> None:
+    """One DynamoDB request at a time in the embedded moto server, as DynamoDB itself applies each write
+    atomically. moto's server answers requests on threads without a lock around its tables: two racing
+    conditional writes could both succeed, and TransactWriteItems (which deep-copies the tables it
+    touches, for rollback) fails with a 500 when another request changes a table meanwhile (measured:
+    "dictionary changed size during iteration" under 1,000 simulated chargers). moto's work is
+    GIL-bound anyway, so the lock costs no throughput. Idempotent; the embedded server only."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    original: Callable[..., Any] = DynamoHandler.call_action
+    if getattr(original, "_voltway_serialised", False):
+        return
+
+    @functools.wraps(original)
+    def call_action(self: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return original(self)
+
+    call_action._voltway_serialised = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)
@@ -50,6 +79,7 @@ class Emulator:
             return self.info
         from moto.server import ThreadedMotoServer
 
+        serialise_dynamodb()
         # moto's server logs every request through werkzeug; one line per AWS call drowns the runtime's log.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = ThreadedMotoServer(ip_address=self._host, port=self._port, verbose=False)
