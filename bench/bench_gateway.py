@@ -8,7 +8,8 @@ see ../shared/docs/field-notes.md), not by the gateway.
 
     .venv/bin/python bench/bench_gateway.py [--chargers 100|1000] [--meter-samples 10]
         [--sample-interval 0.2] [--max-concurrency 4] [--py-spy FILE.svg]
-        [--timeout S] [--response-timeout S] [--connect-timeout S]   (1000 chargers: 3000 / 900 / 600)
+        [--timeout S] [--response-timeout S] [--connect-timeout S]   [--connect-attempts N]
+        (1000 chargers: --timeout 3000 --response-timeout 1800 --connect-timeout 60 --connect-attempts 40)
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def simulate(state_dir: Path, args: argparse.Namespace, chargers: int, prefix: s
         str(args.response_timeout),
         "--connect-timeout",
         str(args.connect_timeout),
+        "--connect-attempts",
+        str(args.connect_attempts),
         "--json",
         "--no-progress",
     ]
@@ -135,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     # handshake and BootNotification are answered minutes in, so those runs need patient chargers.
     parser.add_argument("--response-timeout", type=float, default=30, help="simulator --response-timeout")
     parser.add_argument("--connect-timeout", type=float, default=10, help="simulator --connect-timeout")
+    # The local gateway answers a handshake within 30 s, and $connect runs in --max-concurrency
+    # environments: in a storm of 1000 most handshakes need retrying, as real chargers do.
+    parser.add_argument("--connect-attempts", type=int, default=4, help="simulator --connect-attempts")
     parser.add_argument("--log", type=Path, default=None, help="keep the runtime's log in this file")
     parser.add_argument(
         "--py-spy", type=Path, default=None, help="record the runtime with py-spy to this file"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, InvalidStatus
 from websockets.typing import Subprotocol
 
 from voltway.simulator.charger import ChargerSettings, SimulatedCharger
@@ -24,6 +24,8 @@ from voltway.simulator.stats import ChargerOutcome, RunStats
 
 SUBPROTOCOL = Subprotocol("ocpp1.6")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+#: Longest pause between two handshake attempts (the pause doubles from 1 s up to this).
+MAX_CONNECT_BACKOFF_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -92,15 +94,16 @@ async def run_charger(
             reason = f"HTTP {response.status_code} {response.reason_phrase}".strip()
             stats.charger_finished(charger_id, ChargerOutcome.REFUSED, reason)
             return None
-        except InvalidHandshake as e:
-            stats.charger_finished(charger_id, ChargerOutcome.REFUSED, f"handshake failed: {e}")
-            return None
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, InvalidMessage) as e:
+            # Unreachable, no answer in time, or the connection dropped mid-handshake (a busy gateway).
             if attempt >= config.connect_attempts:
                 stats.charger_finished(charger_id, ChargerOutcome.UNREACHABLE, f"{type(e).__name__}: {e}")
                 return None
             await asyncio.sleep(backoff_s)
-            backoff_s *= 2
+            backoff_s = min(2 * backoff_s, MAX_CONNECT_BACKOFF_S)
+        except InvalidHandshake as e:
+            stats.charger_finished(charger_id, ChargerOutcome.REFUSED, f"handshake failed: {e}")
+            return None
     async with ws:
         if ws.subprotocol != SUBPROTOCOL:
             stats.charger_finished(
