@@ -179,7 +179,10 @@ class WebSocketGateway:
         self.lambdas = lambdas
         self._connections: dict[str, Connection] = {}
         self._pending: dict[int, tuple[Connection, Subprotocol | None]] = {}
-        self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="ws-invoke")
+        # One pool per function, as each route's integration is independent in API Gateway: handshakes
+        # ($connect) never queue behind a flood of frames ($default) — with one shared pool, a storm of
+        # 1000 chargers left new handshakes waiting past their 30 s open timeout, for ever.
+        self._executors: dict[str, ThreadPoolExecutor] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -283,7 +286,8 @@ class WebSocketGateway:
             self._management.server_close()
             self._management = None
         # Threads still inside an invocation end when the Lambda service kills their worker; not waited for.
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for executor in self._executors.values():
+            executor.shutdown(wait=False, cancel_futures=True)
 
     async def _shutdown(self, server: Server) -> None:
         server.close(close_connections=True)
@@ -392,8 +396,12 @@ class WebSocketGateway:
         if self.lambdas is None:
             raise RuntimeError("the WebSocket gateway has no Lambda service yet")
         loop = asyncio.get_running_loop()
+        executor = self._executors.get(function)
+        if executor is None:  # only the event loop's thread gets here: no race
+            executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix=f"ws-{function}")
+            self._executors[function] = executor
         try:
-            return await loop.run_in_executor(self._executor, self.lambdas.invoke, function, event)
+            return await loop.run_in_executor(executor, self.lambdas.invoke, function, event)
         except RuntimeError as e:  # ServiceStopped, or the executor was shut down: we are stopping
             error = {"errorType": "Runtime.Stopped", "errorMessage": str(e)}
             return InvocationResult(function, "", None, error, 0.0, False)
