@@ -16,8 +16,11 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def lon_span_degrees(lat: float, radius_km: float) -> float:
-    """Half-width in longitude of a circle of ``radius_km`` at ``lat`` (360 near the poles)."""
+    """Half-width in longitude of the spherical cap of ``radius_km`` around a point at ``lat``: the exact
+    ``asin(sin(r / R) / cos(lat))`` (the cap is widest poleward of its centre, so the flat-map
+    ``r / (km per degree at lat)`` is too narrow for large radii); 360 when the cap holds a pole."""
+    angle = radius_km / EARTH_RADIUS_KM
     cos_lat = math.cos(math.radians(lat))
-    if cos_lat < 1e-6:
+    if angle >= math.pi / 2 or cos_lat <= math.sin(angle):
         return 360.0
-    return min(360.0, radius_km / (KM_PER_DEGREE_LAT * cos_lat))
+    return math.degrees(math.asin(math.sin(angle) / cos_lat)) * (1 + 1e-9)
