@@ -19,7 +19,6 @@ it landed counts as ours, and never applies twice).
 
 from __future__ import annotations
 
-import base64
 import json
 import zlib
 from collections.abc import Collection
@@ -27,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from voltway.adapters.conditional import GuardedTable
+from voltway.adapters.cursors import cursor_to_key, key_to_cursor
 from voltway.chargers.errors import InvalidCursor
 from voltway.ocpp.commands.errors import ConcurrentUpdate
 from voltway.ocpp.commands.lifecycle import next_reservation_expiry
@@ -197,13 +197,7 @@ class DynamoCommandStore:
     def list_for_charger(self, charge_point_id: str, limit: int, cursor: str | None) -> CommandPage:
         kwargs: dict[str, Any] = {}
         if cursor:
-            try:
-                start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-            except ValueError as e:
-                raise InvalidCursor("invalid cursor") from e
-            if not isinstance(start, dict):
-                raise InvalidCursor("invalid cursor")
-            kwargs["ExclusiveStartKey"] = start
+            kwargs["ExclusiveStartKey"] = cursor_to_key(cursor, InvalidCursor)
         result = self._client.query(
             TableName=self._table,
             IndexName="by_charger",
@@ -214,7 +208,7 @@ class DynamoCommandStore:
             **kwargs,
         )
         last = result.get("LastEvaluatedKey")
-        next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        next_cursor = key_to_cursor(last)
         return CommandPage([_to_command(i) for i in result.get("Items", [])], next_cursor)
 
 

@@ -11,12 +11,12 @@ Resolved alerts carry a TTL (``expires_at``, 90 days after resolution).
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import datetime, timedelta
 from typing import Any
 
 from voltway.adapters.conditional import GuardedTable
+from voltway.adapters.cursors import cursor_to_key, key_to_cursor
 from voltway.alerts.model import Alert, AlertKey, AlertKind, AlertPage, AlertStatus
 from voltway.chargers.errors import InvalidCursor
 
@@ -138,13 +138,7 @@ class DynamoAlertStore:
     def listing(self, tenant_id: str, status: AlertStatus, limit: int, cursor: str | None) -> AlertPage:
         kwargs: dict[str, Any] = {}
         if cursor:
-            try:
-                start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-            except ValueError as e:
-                raise InvalidCursor("invalid cursor") from e
-            if not isinstance(start, dict):
-                raise InvalidCursor("invalid cursor")
-            kwargs["ExclusiveStartKey"] = start
+            kwargs["ExclusiveStartKey"] = cursor_to_key(cursor, InvalidCursor)
         result = self._client.query(
             TableName=self._table,
             IndexName="by_tenant_status",
@@ -155,7 +149,7 @@ class DynamoAlertStore:
             **kwargs,
         )
         last = result.get("LastEvaluatedKey")
-        next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        next_cursor = key_to_cursor(last)
         return AlertPage([_to_alert(i) for i in result.get("Items", [])], next_cursor)
 
     def unresolved(self, kind: AlertKind) -> list[Alert]:

@@ -9,7 +9,6 @@ CdrsTable (key ``cdr_id``; sparse GSI ``by_charger`` = ``charge_point_id`` + ``l
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from voltway.adapters.cursors import cursor_to_key, key_to_cursor
 from voltway.archive.archive import ArchiveWriter
 from voltway.archive.records import CdrRecord
 from voltway.archive.s3 import S3Blobs
@@ -39,22 +39,6 @@ _DEFAULT = "DEFAULT"
 
 class BillingStoreError(BillingError):
     """DynamoDB/SQS failed (wrapped SDK error)."""
-
-
-def _cursor_out(key: dict[str, Any] | None) -> str | None:
-    return None if not key else base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
-
-
-def _cursor_in(cursor: str | None) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as e:
-        raise ValueError("invalid cursor") from e
-    if not isinstance(value, dict):
-        raise ValueError("invalid cursor")
-    return value
 
 
 class DynamoTariffs:
@@ -113,7 +97,7 @@ class DynamoTariffs:
             "ExpressionAttributeValues": {":t": {"S": tenant_id}, ":p": {"S": _TARIFF}},
             "Limit": limit,
         }
-        start = _cursor_in(cursor)
+        start = cursor_to_key(cursor) if cursor else None
         if start:
             request["ExclusiveStartKey"] = start
         try:
@@ -130,7 +114,7 @@ class DynamoTariffs:
             )
             for i in response.get("Items", [])
         ]
-        return items, _cursor_out(response.get("LastEvaluatedKey"))
+        return items, key_to_cursor(response.get("LastEvaluatedKey"))
 
     def default_id(self, tenant_id: str) -> str | None:
         item = self._get(tenant_id, _DEFAULT)
@@ -294,7 +278,7 @@ class DynamoCdrs:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        start = _cursor_in(cursor)
+        start = cursor_to_key(cursor) if cursor else None
         if start:
             request["ExclusiveStartKey"] = start
         try:
@@ -302,7 +286,7 @@ class DynamoCdrs:
         except ClientError as e:
             raise BillingStoreError("cannot query CdrsTable") from e
         items = [self._cdr(i) for i in response.get("Items", [])]
-        return CdrPage(items, _cursor_out(response.get("LastEvaluatedKey")))
+        return CdrPage(items, key_to_cursor(response.get("LastEvaluatedKey")))
 
 
 class TransactionSessions:

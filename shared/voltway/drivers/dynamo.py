@@ -14,12 +14,11 @@ conditional write.
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
 from typing import Any
 
 from voltway.adapters.conditional import GuardedTable
+from voltway.adapters.cursors import cursor_to_key, key_to_cursor
 from voltway.drivers.errors import SessionConflict
 from voltway.drivers.model import ChargingSession, SessionPage, SessionState, TokenKind, TokenLink
 
@@ -239,8 +238,8 @@ class DynamoDriverStore:
             "Limit": limit,
         }
         if cursor:
-            kwargs["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            kwargs["ExclusiveStartKey"] = cursor_to_key(cursor)
         response = self._db.query(**kwargs)
         last = response.get("LastEvaluatedKey")
-        next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        next_cursor = key_to_cursor(last)
         return SessionPage([self._session(i) for i in response.get("Items", [])], next_cursor)

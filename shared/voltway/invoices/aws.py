@@ -17,8 +17,6 @@ InvoicesTable (key ``pk`` + ``sk``; sparse GSI ``by_owner`` = ``owner_key`` + ``
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from collections.abc import Callable
 from email.mime.application import MIMEApplication
@@ -28,6 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from voltway.adapters.cursors import cursor_to_key, key_to_cursor
 from voltway.drivers.ports import DriverStore
 from voltway.invoices.errors import DocumentStoreError, InvoiceNumberConflict
 from voltway.invoices.model import BillingAccount, Brand, Invoice, LedgerLine, Receipt
@@ -43,22 +42,6 @@ def _s(value: str) -> dict[str, str]:
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _cursor_out(key: dict[str, Any] | None) -> str | None:
-    return None if not key else base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
-
-
-def _cursor_in(cursor: str | None) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as e:
-        raise DocumentStoreError("invalid cursor") from e
-    if not isinstance(value, dict):
-        raise DocumentStoreError("invalid cursor")
-    return value
 
 
 class DynamoDocumentStore:
@@ -152,11 +135,11 @@ class DynamoDocumentStore:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        start = _cursor_in(cursor)
+        start = cursor_to_key(cursor, DocumentStoreError) if cursor else None
         if start:
             request["ExclusiveStartKey"] = start
         response = self._query(request)
-        return [i["data"]["S"] for i in response.get("Items", [])], _cursor_out(
+        return [i["data"]["S"] for i in response.get("Items", [])], key_to_cursor(
             response.get("LastEvaluatedKey")
         )
 

@@ -17,13 +17,13 @@ recognised as ours, docs/decisions/conditional-writes.md).
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from voltway.adapters.conditional import GuardedTable
+from voltway.adapters.cursors import cursor_to_key, key_to_cursor
 from voltway.payments.errors import PaymentConflict
 from voltway.payments.model import Payment, PaymentMethod, PaymentPage, PaymentStatus, Refund
 
@@ -128,15 +128,6 @@ def _payment(item: dict[str, Any]) -> Payment:
     )
 
 
-def _encode_cursor(key: dict[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
-
-
-def _decode_cursor(cursor: str) -> dict[str, Any]:
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    return decoded
-
-
 class DynamoPaymentStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._db = dynamodb
@@ -188,10 +179,10 @@ class DynamoPaymentStore:
             "Limit": limit,
         }
         if cursor:
-            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor)
+            kwargs["ExclusiveStartKey"] = cursor_to_key(cursor)
         response = self._db.query(**kwargs)
         return PaymentPage(
-            [_payment(i) for i in response.get("Items", [])], _encode_cursor(response.get("LastEvaluatedKey"))
+            [_payment(i) for i in response.get("Items", [])], key_to_cursor(response.get("LastEvaluatedKey"))
         )
 
     def open_holds(self, created_before: datetime, limit: int) -> list[Payment]:
