@@ -160,3 +160,63 @@ def test_the_embedded_emulator_serves_one_dynamodb_request_at_a_time(monkeypatch
         for thread in threads:
             thread.join()
         assert failures == []
+
+
+def test_a_transaction_in_the_embedded_emulator_copies_only_the_items_it_names(
+    in_process_aws: None,
+) -> None:
+    # moto alone deep-copies each table a transaction touches (the table object is replaced by its copy
+    # after a cancelled transaction); the emulator's patch keeps the table and puts back the named items.
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from voltway.local.emulator import serialise_dynamodb
+
+    serialise_dynamodb()
+    db = boto3.client("dynamodb", region_name="eu-west-1")
+    db.create_table(
+        TableName="t",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    db.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {"N": "1"}})
+    db.put_item(TableName="t", Item={"pk": {"S": "gone"}, "sk": {"S": "1"}})
+    db.put_item(TableName="t", Item={"pk": {"S": "c"}, "sk": {"S": "1"}})
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].tables["t"]
+
+    with pytest.raises(ClientError) as cancelled:
+        db.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "new"}, "sk": {"S": "1"}}}},
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
+                        "UpdateExpression": "SET n = n + :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+                {"Delete": {"TableName": "t", "Key": {"pk": {"S": "gone"}, "sk": {"S": "1"}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": "t",
+                        "Key": {"pk": {"S": "c"}, "sk": {"S": "1"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert dynamodb_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"].tables["t"] is table  # not replaced by a copy
+    items = {(i["pk"]["S"], i["sk"]["S"]): i for i in db.scan(TableName="t")["Items"]}
+    assert sorted(items) == [("a", "1"), ("c", "1"), ("gone", "1")]
+    assert items[("a", "1")]["n"] == {"N": "1"}
+
+    db.transact_write_items(
+        TransactItems=[{"Put": {"TableName": "t", "Item": {"pk": {"S": "new"}, "sk": {"S": "1"}}}}]
+    )
+    assert len(db.scan(TableName="t")["Items"]) == 4
