@@ -157,6 +157,9 @@ def test_acknowledge_roles_tenants_and_cursors(env: dict[str, str], charger: Any
     assert ids[0] not in [a["alert_id"] for a in api("GET", ALERTS)[1]["items"]]
     assert api("POST", ACK, {"alertId": f"{CP}~connector_faulted~9~1"})[0] == 404
     assert api("POST", ACK, {"alertId": "nonsense"})[0] == 404
+    status, body = api("POST", ACK, {"alertId": "no spaces"})  # not an alert id at all: 400, no lookup
+    assert status == 400 and body["error"]["details"] == {"field": "alertId"}
+    assert api("POST", ACK, {"alertId": f"{ids[2]}\n"})[0] == 400  # the whole value must match
     assert api("GET", ALERTS, query={"status": "closed"})[0] == 400
 
     # resolved: acknowledging is a conflict

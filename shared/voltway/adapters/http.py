@@ -4,6 +4,7 @@ mapping from domain errors to the error shape ``{"error": {"code", "message", "d
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec
 
@@ -164,6 +165,14 @@ def principal(context: Mapping[str, Any] | None) -> Principal:
     if claims is None and isinstance(authorizer, Mapping):  # payload format 2.0 shape, tolerated
         claims = (authorizer.get("jwt") or {}).get("claims")
     return Principal.from_claims(claims)
+
+
+def path_param(patterns: Mapping[str, str], name: str, value: str) -> str:
+    """A path parameter checked against the pattern its route documents (the ``path_patterns`` of its
+    OpenAPI operation): 400 ``invalid_request`` naming the field, never a lookup with a malformed key."""
+    if re.fullmatch(patterns[name], value) is None:
+        raise BadRequest(f"invalid {name}", {"field": name})
+    return value
 
 
 def int_param(params: Mapping[str, str] | None, name: str, default: int, low: int, high: int) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 from chalice.app import Blueprint
 from pydantic import BaseModel, ConfigDict, Field
 
-from voltway.adapters.http import mapped, principal
+from voltway.adapters.http import mapped, path_param, principal
 from voltway.alerts.model import Alert, AlertKind, AlertStatus
 from voltway.alerts.roots import cached_alerts
 from voltway.api.openapi import Operation, documented
@@ -18,6 +18,7 @@ from voltway.identity import Principal, Role
 
 OPERATOR = (Role.OPERATOR, Role.ADMIN)
 ALERT_ID_PATTERN = r"^[A-Za-z0-9._\-~]{1,160}$"
+PATTERNS = {"alertId": ALERT_ID_PATTERN}
 
 
 class AlertListParams(BaseModel):
@@ -100,12 +101,18 @@ def alerts_blueprint() -> Blueprint:
             None,
             AlertView,
             OPERATOR,
-            path_patterns={"alertId": ALERT_ID_PATTERN},
+            path_patterns=PATTERNS,
         )
     )
     @mapped
     def acknowledge_alert(alertId: str) -> dict[str, Any]:
         caller = operator()
-        return body(AlertView.of(cached_alerts().acknowledge(caller.tenant_id, alertId, caller.user_id)))
+        return body(
+            AlertView.of(
+                cached_alerts().acknowledge(
+                    caller.tenant_id, path_param(PATTERNS, "alertId", alertId), caller.user_id
+                )
+            )
+        )
 
     return bp

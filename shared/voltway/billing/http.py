@@ -7,26 +7,23 @@ CDR route needs the operator or finance role (docs/billing.md).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, ParamSpec
 
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from voltway.adapters.http import BadRequest, int_param, mapped, principal
+from voltway.adapters.http import BadRequest, int_param, mapped, path_param, principal
 from voltway.adapters.roots import cached_api
 from voltway.api.openapi import Operation, documented
-from voltway.billing.model import ID_PATTERN, Contract, IssuedCdr, StoredTariff
+from voltway.billing.model import CDR_ID_PATTERN, ID_PATTERN, Contract, IssuedCdr, StoredTariff
 from voltway.billing.roots import cached_billing
 from voltway.identity import Principal, Role
 from voltway.invoices.roots import cached_documents_api
 from voltway.tariffs import Tariff
 
 P = ParamSpec("P")
-_ID = re.compile(ID_PATTERN)
-_CDR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$")
 STAFF = (Role.OPERATOR, Role.FINANCE, Role.ADMIN)
-PATTERNS = {"tariffId": ID_PATTERN, "contractId": ID_PATTERN, "cdrId": _CDR_ID.pattern}
+PATTERNS = {"tariffId": ID_PATTERN, "contractId": ID_PATTERN, "cdrId": CDR_ID_PATTERN}
 
 
 class PutContractRequest(BaseModel):
@@ -79,12 +76,6 @@ def cdr_view(cdr: IssuedCdr) -> dict[str, Any]:
     }
 
 
-def _checked(value: str, pattern: re.Pattern[str], field: str) -> str:
-    if not pattern.match(value):
-        raise BadRequest(f"invalid {field}", {"field": field})
-    return value
-
-
 def billing_blueprint() -> Blueprint:
     bp = Blueprint(__name__)
 
@@ -119,7 +110,7 @@ def billing_blueprint() -> Blueprint:
         if not isinstance(default, bool):
             raise BadRequest("default must be a boolean", {"field": "default"})
         tariff = Tariff.model_validate(data)
-        tariff_id = _checked(tariffId, _ID, "tariffId")
+        tariff_id = path_param(PATTERNS, "tariffId", tariffId)
         if tariff.id != tariff_id:
             raise BadRequest("the tariff's id must equal the path's tariffId", {"field": "id"})
         tariffs = cached_billing().tariffs
@@ -164,7 +155,9 @@ def billing_blueprint() -> Blueprint:
         caller = staff()
         data = json_body()
         PutContractRequest.model_validate(data)
-        contract = Contract.model_validate({**data, "contract_id": _checked(contractId, _ID, "contractId")})
+        contract = Contract.model_validate(
+            {**data, "contract_id": path_param(PATTERNS, "contractId", contractId)}
+        )
         return contract_view(cached_billing().contracts.put(caller.tenant_id, contract))
 
     @bp.route("/v1/contracts/{contractId}", methods=["GET"])
@@ -187,7 +180,7 @@ def billing_blueprint() -> Blueprint:
     @mapped
     def get_cdr(cdrId: str) -> dict[str, Any]:
         caller = staff()
-        return cdr_view(cached_billing().cdrs.get(caller.tenant_id, _checked(cdrId, _CDR_ID, "cdrId")))
+        return cdr_view(cached_billing().cdrs.get(caller.tenant_id, path_param(PATTERNS, "cdrId", cdrId)))
 
     @bp.route("/v1/cdrs/{cdrId}/credit", methods=["POST"])
     @documented(
@@ -202,7 +195,7 @@ def billing_blueprint() -> Blueprint:
     @mapped
     def credit_cdr(cdrId: str) -> Response:
         caller = staff()
-        credit = cached_billing().cdrs.credit(caller.tenant_id, _checked(cdrId, _CDR_ID, "cdrId"))
+        credit = cached_billing().cdrs.credit(caller.tenant_id, path_param(PATTERNS, "cdrId", cdrId))
         # Its credit note (idempotent like the credit: a retried POST finds both and writes nothing again).
         cached_documents_api().receipts.issue(credit)
         return Response(cdr_view(credit), {"Location": f"/v1/cdrs/{credit.cdr_id}"}, 201)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from voltway.tariffs import Tariff
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,35}$"
+CDR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$"
 
 
 def cdr_id_of(transaction_id: int) -> str:

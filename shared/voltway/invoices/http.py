@@ -9,7 +9,6 @@ JWT's ``email`` claim) on their first request in a process, so receipts can be e
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -18,10 +17,11 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from voltway.adapters.http import BadRequest, mapped, principal
+from voltway.adapters.http import mapped, path_param, principal
 from voltway.api.idempotency import cached_http_idempotency, run_idempotently
 from voltway.api.openapi import Operation, documented
 from voltway.api.routes import body, query_model
+from voltway.billing.model import CDR_ID_PATTERN
 from voltway.identity import Principal, Role, Unauthenticated
 from voltway.invoices.model import MONTH_PATTERN, BillingAccount, Brand, Invoice, Receipt
 from voltway.invoices.roots import cached_documents_api
@@ -30,7 +30,6 @@ from voltway.observability import logger
 
 DRIVER = (Role.DRIVER, Role.ADMIN)
 FINANCE = (Role.FINANCE, Role.ADMIN)
-CDR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$"
 INVOICE_ID_PATTERN = r"^[0-9]{4}-[0-9]{2}\.[A-Za-z0-9_.-]{1,20}$"
 ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,20}$"
 PATTERNS = {"cdrId": CDR_ID_PATTERN, "invoiceId": INVOICE_ID_PATTERN, "accountId": ACCOUNT_ID_PATTERN}
@@ -145,12 +144,6 @@ class AccountOut(AccountRequest):
     account_id: str
 
 
-def _checked(value: str, name: str) -> str:
-    if not re.match(PATTERNS[name], value):
-        raise BadRequest(f"invalid {name}", {"field": name})
-    return value
-
-
 @functools.lru_cache(maxsize=10_000)
 def _remember(tenant_id: str, user_id: str, email: str) -> None:
     """Once per (driver, address) and process: one GetItem (+ a PutItem when it changed)."""
@@ -209,7 +202,7 @@ def invoices_blueprint() -> Blueprint:
     def my_receipt(cdrId: str) -> dict[str, Any]:
         me = caller(Role.DRIVER)
         receipts = cached_documents_api().receipts
-        receipt, download = receipts.get_mine(me.tenant_id, me.user_id, _checked(cdrId, "cdrId"))
+        receipt, download = receipts.get_mine(me.tenant_id, me.user_id, path_param(PATTERNS, "cdrId", cdrId))
         return body(ReceiptOut.of(receipt, download))
 
     @bp.route("/v1/invoices", methods=["GET"])
@@ -241,7 +234,7 @@ def invoices_blueprint() -> Blueprint:
     def get_invoice(invoiceId: str) -> dict[str, Any]:
         me = caller(Role.FINANCE)
         invoice, download = cached_documents_api().invoices.get(
-            me.tenant_id, _checked(invoiceId, "invoiceId")
+            me.tenant_id, path_param(PATTERNS, "invoiceId", invoiceId)
         )
         return body(InvoiceOut.of(invoice, download))
 
@@ -313,7 +306,7 @@ def invoices_blueprint() -> Blueprint:
         me = caller(Role.FINANCE)
         data = AccountRequest.model_validate_json(bp.current_request.raw_body or b"{}")
         account = BillingAccount.model_validate(
-            {**data.model_dump(), "account_id": _checked(accountId, "accountId")}
+            {**data.model_dump(), "account_id": path_param(PATTERNS, "accountId", accountId)}
         )
         stored = cached_documents_api().invoices.put_account(me.tenant_id, account)
         return body(AccountOut.model_validate(stored.model_dump()))
@@ -333,7 +326,9 @@ def invoices_blueprint() -> Blueprint:
     @mapped
     def get_account(accountId: str) -> dict[str, Any]:
         me = caller(Role.FINANCE)
-        account = cached_documents_api().invoices.account(me.tenant_id, _checked(accountId, "accountId"))
+        account = cached_documents_api().invoices.account(
+            me.tenant_id, path_param(PATTERNS, "accountId", accountId)
+        )
         return body(AccountOut.model_validate(account.model_dump()))
 
     return bp

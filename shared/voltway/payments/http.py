@@ -5,7 +5,6 @@ Drivers register their card token (``/v1/me/payment-method``); operators and fin
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from voltway.adapters.http import BadRequest, mapped, principal
+from voltway.adapters.http import mapped, path_param, principal
 from voltway.api.idempotency import HEADER, cached_http_idempotency, run_idempotently
 from voltway.api.openapi import Operation, documented
 from voltway.api.routes import body, query_model
@@ -126,12 +125,6 @@ class PaymentPageOut(BaseModel):
     next_cursor: str | None
 
 
-def _checked(payment_id: str) -> str:
-    if not re.match(PAYMENT_ID_PATTERN, payment_id):
-        raise BadRequest("invalid paymentId", {"field": "paymentId"})
-    return payment_id
-
-
 def payments_blueprint() -> Blueprint:
     bp = Blueprint(__name__)
 
@@ -191,7 +184,9 @@ def payments_blueprint() -> Blueprint:
     @mapped
     def get_payment(paymentId: str) -> dict[str, Any]:
         who = caller(Role.OPERATOR, Role.FINANCE)
-        return body(PaymentOut.of(cached_payments().get(who.tenant_id, _checked(paymentId))))
+        return body(
+            PaymentOut.of(cached_payments().get(who.tenant_id, path_param(PATTERNS, "paymentId", paymentId)))
+        )
 
     @bp.route("/v1/payments/{paymentId}/capture", methods=["POST"])
     @documented(
@@ -208,7 +203,11 @@ def payments_blueprint() -> Blueprint:
     @mapped
     def retry_capture(paymentId: str) -> dict[str, Any]:
         who = caller(Role.OPERATOR, Role.FINANCE)
-        return body(PaymentOut.of(cached_payments().retry_capture(who.tenant_id, _checked(paymentId))))
+        return body(
+            PaymentOut.of(
+                cached_payments().retry_capture(who.tenant_id, path_param(PATTERNS, "paymentId", paymentId))
+            )
+        )
 
     @bp.route("/v1/payments/{paymentId}/refund", methods=["POST"])
     @documented(
@@ -227,7 +226,7 @@ def payments_blueprint() -> Blueprint:
     def refund(paymentId: str) -> Response:
         who = caller(Role.FINANCE)
         request = bp.current_request
-        payment_id = _checked(paymentId)
+        payment_id = path_param(PATTERNS, "paymentId", paymentId)
         amount = RefundRequest.model_validate_json(request.raw_body or b"{}").amount
         headers = request.headers
         key = (headers.get(HEADER.lower()) if headers is not None else None) or ""

@@ -4,16 +4,16 @@ CDR is 404, never data."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, ParamSpec
 
 from chalice.app import Blueprint, Response
 
-from voltway.adapters.http import BadRequest, mapped, principal
+from voltway.adapters.http import mapped, path_param, principal
 from voltway.api.idempotency import cached_http_idempotency, run_idempotently
 from voltway.api.openapi import Operation, documented
 from voltway.api.routes import body, query_model
 from voltway.billing.http import cdr_view
+from voltway.billing.model import CDR_ID_PATTERN
 from voltway.drivers.http_models import (
     SESSION_ID_PATTERN,
     AddTokenRequest,
@@ -30,15 +30,8 @@ from voltway.idtags.http_models import ID_TAG_PATTERN
 
 P = ParamSpec("P")
 DRIVER = (Role.DRIVER, Role.ADMIN)
-_CDR_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}$"
-PATTERNS = {"idTag": ID_TAG_PATTERN, "sessionId": SESSION_ID_PATTERN, "cdrId": _CDR_ID}
+PATTERNS = {"idTag": ID_TAG_PATTERN, "sessionId": SESSION_ID_PATTERN, "cdrId": CDR_ID_PATTERN}
 JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
-
-
-def _checked(value: str, name: str) -> str:
-    if not re.match(PATTERNS[name], value):
-        raise BadRequest(f"invalid {name}", {"field": name})
-    return value
 
 
 def driver_blueprint() -> Blueprint:
@@ -87,7 +80,9 @@ def driver_blueprint() -> Blueprint:
     @mapped
     def block_token(idTag: str) -> dict[str, Any]:
         caller = driver()
-        view = cached_drivers().block_token(caller.tenant_id, caller.user_id, _checked(idTag, "idTag"))
+        view = cached_drivers().block_token(
+            caller.tenant_id, caller.user_id, path_param(PATTERNS, "idTag", idTag)
+        )
         return body(TokenOut.of(view))
 
     @bp.route("/v1/sessions", methods=["POST"])
@@ -136,7 +131,9 @@ def driver_blueprint() -> Blueprint:
     @mapped
     def get_session(sessionId: str) -> dict[str, Any]:
         caller = driver()
-        detail = cached_drivers().get(caller.tenant_id, caller.user_id, _checked(sessionId, "sessionId"))
+        detail = cached_drivers().get(
+            caller.tenant_id, caller.user_id, path_param(PATTERNS, "sessionId", sessionId)
+        )
         return body(SessionOut.detail(detail))
 
     @bp.route("/v1/sessions/{sessionId}/stop", methods=["POST"])
@@ -155,7 +152,9 @@ def driver_blueprint() -> Blueprint:
     @mapped
     def stop_session(sessionId: str) -> Response:
         caller = driver()
-        detail = cached_drivers().stop(caller.tenant_id, caller.user_id, _checked(sessionId, "sessionId"))
+        detail = cached_drivers().stop(
+            caller.tenant_id, caller.user_id, path_param(PATTERNS, "sessionId", sessionId)
+        )
         return Response(body(SessionOut.detail(detail)), JSON, 202)
 
     @bp.route("/v1/me/sessions", methods=["GET"])
@@ -176,6 +175,8 @@ def driver_blueprint() -> Blueprint:
     @mapped
     def my_cdr(cdrId: str) -> dict[str, Any]:
         caller = driver()
-        return cdr_view(cached_drivers().cdr(caller.tenant_id, caller.user_id, _checked(cdrId, "cdrId")))
+        return cdr_view(
+            cached_drivers().cdr(caller.tenant_id, caller.user_id, path_param(PATTERNS, "cdrId", cdrId))
+        )
 
     return bp

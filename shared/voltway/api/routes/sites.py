@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from chalice.app import Blueprint
 
-from voltway.adapters.http import BadRequest, int_param, mapped, principal
+from voltway.adapters.http import int_param, mapped, path_param, principal
 from voltway.api.openapi import Operation, documented
 from voltway.api.roots import cached_sites_root
 from voltway.api.routes import body
@@ -21,16 +20,8 @@ from voltway.sites.http_models import (
     SiteView,
 )
 
-_SITE = re.compile(SITE_ID_PATTERN)
-_CP = re.compile(CHARGE_POINT_ID_PATTERN)
 PATTERNS = {"siteId": SITE_ID_PATTERN, "chargePointId": CHARGE_POINT_ID_PATTERN}
 OPERATOR = (Role.OPERATOR, Role.ADMIN)
-
-
-def _checked(value: str, pattern: re.Pattern[str], field: str) -> str:
-    if not pattern.match(value):
-        raise BadRequest(f"invalid {field}", {"field": field})
-    return value
 
 
 def sites_blueprint() -> Blueprint:
@@ -57,7 +48,7 @@ def sites_blueprint() -> Blueprint:
     def put_site(siteId: str) -> dict[str, Any]:
         caller = operator()
         request = PutSiteRequest.model_validate_json(bp.current_request.raw_body or b"{}")
-        site_id = _checked(siteId, _SITE, "siteId")
+        site_id = path_param(PATTERNS, "siteId", siteId)
         return body(
             SiteView.of(cached_sites_root().catalog.put_site(caller.tenant_id, site_id, request.to_details()))
         )
@@ -98,7 +89,7 @@ def sites_blueprint() -> Blueprint:
     def put_site_charger(siteId: str, chargePointId: str) -> dict[str, Any]:
         caller = operator()
         request = PutSiteChargerRequest.model_validate_json(bp.current_request.raw_body or b"{}")
-        cp = _checked(chargePointId, _CP, "chargePointId")
+        cp = path_param(PATTERNS, "chargePointId", chargePointId)
         site = cached_sites_root().catalog.place_charger(caller.tenant_id, siteId, cp, request.to_specs())
         return body(SiteView.of(site))
 
