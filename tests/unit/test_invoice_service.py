@@ -15,7 +15,7 @@ from voltway.invoices.errors import MonthNotClosed, NothingToInvoice, ReceiptNot
 from voltway.invoices.memory import MemoryDocumentStore, MemoryFiles, MemoryLookups, MemoryMailer
 from voltway.invoices.model import BillingAccount, DocumentKind
 from voltway.invoices.render import render_pdf
-from voltway.invoices.service import InvoiceService, ReceiptService, previous_month
+from voltway.invoices.service import DocumentDesk, InvoiceService, ReceiptService, previous_month
 
 NOW = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)  # the CDRs of World are issued on 2026-03-02
 
@@ -26,24 +26,16 @@ class Fixture:
         self.files = MemoryFiles()
         self.lookups = MemoryLookups()
         self.mailer = MemoryMailer()
-        self.receipts = ReceiptService(
+        desk = DocumentDesk(
             store=self.store,
             files=self.files,
-            owners=self.lookups,
-            accounts=self.lookups,
             mailer=self.mailer,
             render=render_pdf,
             url_expiry_seconds=120,
             clock=lambda: NOW,
         )
-        self.invoices = InvoiceService(
-            store=self.store,
-            files=self.files,
-            contracts=self.lookups,
-            mailer=self.mailer,
-            render=render_pdf,
-            clock=lambda: NOW,
-        )
+        self.receipts = ReceiptService(desk, owners=self.lookups, accounts=self.lookups)
+        self.invoices = InvoiceService(desk, contracts=self.lookups)
         self.store.put_brand("t1", BRAND)
 
     def driver(self, user: str = "alice", email: str | None = "alice@example.com") -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import Field
 
@@ -18,7 +19,7 @@ from voltway.drivers.dynamo import DynamoDriverStore
 from voltway.exports.aws import signing_s3
 from voltway.invoices.aws import DriverOwners, DynamoDocumentStore, S3DocumentFiles, SesMailer
 from voltway.invoices.model import Document
-from voltway.invoices.service import InvoiceService, ReceiptService
+from voltway.invoices.service import DocumentDesk, InvoiceService, ReceiptService
 
 Environ = Mapping[str, str] | None
 
@@ -27,17 +28,16 @@ class DocumentSettings(AwsSettings):
     invoices_table: str
     documents_bucket: str
     sender_email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
+    document_url_expiry_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
 
 
 class ReceiptSettings(DocumentSettings):
     drivers_table: str
     id_tags_table: str
-    document_url_expiry_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
 
 
 class InvoiceSettings(DocumentSettings):
     tariffs_table: str  # account contracts (monthly fee) live beside the tariffs
-    document_url_expiry_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
 
 
 def render_on_first_use(document: Document) -> bytes:
@@ -49,36 +49,35 @@ def render_on_first_use(document: Document) -> bytes:
     return render_pdf(document)
 
 
+def _desk(s: DocumentSettings, dynamodb: Any) -> DocumentDesk:
+    region, host = s.aws_region, s.aws_endpoint_url
+    return DocumentDesk(
+        store=DynamoDocumentStore(dynamodb, s.invoices_table),
+        files=S3DocumentFiles(signing_s3(region, host), s.documents_bucket),
+        mailer=SesMailer(client("ses", region=region, endpoint_url=host), s.sender_email),
+        render=render_on_first_use,
+        url_expiry_seconds=s.document_url_expiry_seconds,
+    )
+
+
 def receipts(environ: Environ = None) -> ReceiptService:
     s = ReceiptSettings.from_env(environ)
     region, host = s.aws_region, s.aws_endpoint_url
     dynamodb = client("dynamodb", region=region, endpoint_url=host)
-    store = DynamoDocumentStore(dynamodb, s.invoices_table)
     return ReceiptService(
-        store=store,
-        files=S3DocumentFiles(signing_s3(region, host), s.documents_bucket),
+        _desk(s, dynamodb),
         owners=DriverOwners(DynamoDriverStore(dynamodb, s.drivers_table)),
         accounts=IdTagAccounts(
             DynamoIdTagRepository(bind_model(IdTagItem, s.id_tags_table, region=region, host=host))
         ),
-        mailer=SesMailer(client("ses", region=region, endpoint_url=host), s.sender_email),
-        render=render_on_first_use,
-        url_expiry_seconds=s.document_url_expiry_seconds,
     )
 
 
 def invoices(environ: Environ = None) -> InvoiceService:
     s = InvoiceSettings.from_env(environ)
-    region, host = s.aws_region, s.aws_endpoint_url
-    dynamodb = client("dynamodb", region=region, endpoint_url=host)
-    return InvoiceService(
-        store=DynamoDocumentStore(dynamodb, s.invoices_table),
-        files=S3DocumentFiles(signing_s3(region, host), s.documents_bucket),
-        contracts=ContractService(DynamoContracts(DynamoTariffs(dynamodb, s.tariffs_table))),
-        mailer=SesMailer(client("ses", region=region, endpoint_url=host), s.sender_email),
-        render=render_on_first_use,
-        url_expiry_seconds=s.document_url_expiry_seconds,
-    )
+    dynamodb = client("dynamodb", region=s.aws_region, endpoint_url=s.aws_endpoint_url)
+    contracts = ContractService(DynamoContracts(DynamoTariffs(dynamodb, s.tariffs_table)))
+    return InvoiceService(_desk(s, dynamodb), contracts=contracts)
 
 
 @dataclass(frozen=True, slots=True)

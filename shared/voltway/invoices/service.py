@@ -78,37 +78,17 @@ class Download:
     expires_at: datetime
 
 
-class OnceMailer:
-    """Sends an e-mail at most once per dedupe key: claim (conditional put), send, release on failure so
-    that the retry sends it. A crash between the claim and SES's answer loses that e-mail rather than
-    sending it twice (docs/invoices.md)."""
+class DocumentDesk:
+    """What receipts and invoices share: their records, the PDF files with their signed download links,
+    the renderer, the tenant's brand, and e-mail sent at most once per document: claim the dedupe key
+    (conditional put), send, release on failure so that the retry sends it. A crash between the claim and
+    SES's answer loses that e-mail rather than sending it twice (docs/invoices.md)."""
 
-    def __init__(self, store: DocumentStore, mailer: Mailer | None) -> None:
-        self._store = store
-        self._mailer = mailer
-
-    def send_once(
-        self, dedupe_key: str, to: str, subject: str, text: str, attachment: Callable[[], Attachment]
-    ) -> bool:
-        if self._mailer is None or not self._store.claim_email(dedupe_key):
-            return False
-        try:
-            self._mailer.send(to, subject, text, attachment())
-        except Exception:
-            self._store.release_email(dedupe_key)
-            raise
-        count("DocumentEmailed")
-        return True
-
-
-class ReceiptService:
     def __init__(
         self,
         *,
         store: DocumentStore,
         files: DocumentFiles,
-        owners: TokenOwners,
-        accounts: Accounts,
         mailer: Mailer | None,
         render: Renderer,
         url_expiry_seconds: int = 300,
@@ -116,14 +96,55 @@ class ReceiptService:
     ) -> None:
         if not 1 <= url_expiry_seconds <= MAX_URL_EXPIRY:
             raise ValueError(f"url expiry must be 1..{MAX_URL_EXPIRY} seconds")
-        self._store = store
-        self._files = files
-        self._render = render
+        self.store = store
+        self.files = files
+        self.render = render
+        self.clock = clock
+        self._mailer = mailer
+        self._expiry = url_expiry_seconds
+
+    def brand(self, tenant_id: str) -> Brand:
+        return self.store.brand(tenant_id) or Brand.fallback(tenant_id)
+
+    def store_pdf(self, key: str, document: Document) -> bytes:
+        pdf = self.render(document)
+        self.files.put(key, pdf, PDF)
+        return pdf
+
+    def link(self, key: str, filename: str) -> Download:
+        url = self.files.download_url(key, filename, self._expiry)
+        return Download(url, self.clock() + timedelta(seconds=self._expiry))
+
+    def mail_once(
+        self,
+        dedupe_key: str,
+        *,
+        to: str,
+        subject: str,
+        text: str,
+        file_key: str,
+        file_name: str,
+        pdf: bytes | None,
+    ) -> bool:
+        """E-mail the PDF stored at ``file_key`` (``pdf``: its bytes, when at hand) as ``file_name``."""
+        if self._mailer is None or not self.store.claim_email(dedupe_key):
+            return False
+        try:
+            attachment = Attachment(file_name, pdf if pdf is not None else self.files.get(file_key))
+            self._mailer.send(to, subject, text, attachment)
+        except Exception:
+            self.store.release_email(dedupe_key)
+            raise
+        count("DocumentEmailed")
+        return True
+
+
+class ReceiptService:
+    def __init__(self, desk: DocumentDesk, *, owners: TokenOwners, accounts: Accounts) -> None:
+        self._desk = desk
+        self._store = desk.store
         self._owners = owners
         self._accounts = accounts
-        self._mail = OnceMailer(store, mailer)
-        self._expiry = url_expiry_seconds
-        self._clock = clock
 
     def issue(self, cdr: IssuedCdr) -> Receipt:
         """The CDR's receipt (a credit note for a credit CDR): rendered, stored under a key fixed by the
@@ -136,23 +157,22 @@ class ReceiptService:
             receipt, pdf = self._create(cdr)
         email = self._store.contact(cdr.tenant_id, receipt.user_id) if receipt.user_id else None
         if email:
-            brand = self._store.brand(cdr.tenant_id) or Brand.fallback(cdr.tenant_id)
-            name = f"{receipt.kind.value}-{cdr.cdr_id}.pdf"
-            self._mail.send_once(
+            brand = self._desk.brand(cdr.tenant_id)
+            self._desk.mail_once(
                 f"receipt:{cdr.tenant_id}:{cdr.cdr_id}",
-                email,
-                f"Your {receipt.kind.heading.lower()} {cdr.cdr_id} from {brand.name}",
-                _receipt_text(receipt, brand),
-                lambda: Attachment(name, pdf if pdf is not None else self._files.get(receipt.file_key)),
+                to=email,
+                subject=f"Your {receipt.kind.heading.lower()} {cdr.cdr_id} from {brand.name}",
+                text=_receipt_text(receipt, brand),
+                file_key=receipt.file_key,
+                file_name=f"{receipt.kind.value}-{cdr.cdr_id}.pdf",
+                pdf=pdf,
             )
         return receipt
 
     def _create(self, cdr: IssuedCdr) -> tuple[Receipt, bytes]:
-        brand = self._store.brand(cdr.tenant_id) or Brand.fallback(cdr.tenant_id)
-        document = receipt_document(cdr, brand)
+        document = receipt_document(cdr, self._desk.brand(cdr.tenant_id))
         key = receipt_key(cdr.tenant_id, cdr.cdr_id)
-        pdf = self._render(document)
-        self._files.put(key, pdf, PDF)
+        pdf = self._desk.store_pdf(key, document)
         uid = cdr.ocpi.get("cdr_token", {}).get("uid")
         user = self._owners.owner_of(cdr.tenant_id, uid) if isinstance(uid, str) else None
         account = self._accounts.account_of(cdr.tenant_id, uid) if isinstance(uid, str) else None
@@ -191,11 +211,7 @@ class ReceiptService:
         receipt = self._store.receipt(tenant_id, cdr_id)
         if receipt is None or receipt.user_id != user_id:
             raise ReceiptNotFound(cdr_id)  # another driver's receipt is not disclosed
-        return receipt, self._download(receipt.file_key, f"{receipt.kind.value}-{cdr_id}.pdf")
-
-    def _download(self, key: str, filename: str) -> Download:
-        url = self._files.download_url(key, filename, self._expiry)
-        return Download(url, self._clock() + timedelta(seconds=self._expiry))
+        return receipt, self._desk.link(receipt.file_key, f"{receipt.kind.value}-{cdr_id}.pdf")
 
 
 def _receipt_text(receipt: Receipt, brand: Brand) -> str:
@@ -207,30 +223,16 @@ def _receipt_text(receipt: Receipt, brand: Brand) -> str:
 
 
 class InvoiceService:
-    def __init__(
-        self,
-        *,
-        store: DocumentStore,
-        files: DocumentFiles,
-        contracts: Contracts,
-        mailer: Mailer | None,
-        render: Renderer,
-        url_expiry_seconds: int = 300,
-        clock: Clock = _now,
-    ) -> None:
-        if not 1 <= url_expiry_seconds <= MAX_URL_EXPIRY:
-            raise ValueError(f"url expiry must be 1..{MAX_URL_EXPIRY} seconds")
-        self._store = store
-        self._files = files
-        self._render = render
+    def __init__(self, desk: DocumentDesk, *, contracts: Contracts) -> None:
+        self._desk = desk
+        self._store = desk.store
+        self._files = desk.files
+        self._clock = desk.clock
         self._contracts = contracts
-        self._mail = OnceMailer(store, mailer)
-        self._expiry = url_expiry_seconds
-        self._clock = clock
 
     # ------------------------------------------------------------------ profiles
     def brand(self, tenant_id: str) -> Brand:
-        return self._store.brand(tenant_id) or Brand.fallback(tenant_id)
+        return self._desk.brand(tenant_id)
 
     def put_brand(self, tenant_id: str, brand: Brand) -> Brand:
         self._store.put_brand(tenant_id, brand)
@@ -316,20 +318,18 @@ class InvoiceService:
         """Render and store the PDF (same bytes every time) unless a retry finds it stored; e-mail once."""
         pdf: bytes | None = None
         if fresh or not self._files.exists(invoice.file_key):
-            pdf = self._render(self.document(invoice))
-            self._files.put(invoice.file_key, pdf, PDF)
+            pdf = self._desk.store_pdf(invoice.file_key, self.document(invoice))
         if invoice.billing_email:
             seller = self.brand(invoice.tenant_id).name
-            self._mail.send_once(
+            self._desk.mail_once(
                 f"invoice:{invoice.tenant_id}:{invoice.invoice_id}",
-                invoice.billing_email,
-                f"Invoice {invoice.number} from {seller} ({invoice.month})",
-                f"Please find attached invoice {invoice.number} for {invoice.month}: "
+                to=invoice.billing_email,
+                subject=f"Invoice {invoice.number} from {seller} ({invoice.month})",
+                text=f"Please find attached invoice {invoice.number} for {invoice.month}: "
                 f"{invoice.total_gross:.2f} {invoice.currency} incl. VAT.\n",
-                lambda: Attachment(
-                    f"invoice-{invoice.number}.pdf",
-                    pdf if pdf is not None else self._files.get(invoice.file_key),
-                ),
+                file_key=invoice.file_key,
+                file_name=f"invoice-{invoice.number}.pdf",
+                pdf=pdf,
             )
 
     def run_month(self, month: str) -> list[tuple[str, str, str]]:
@@ -352,8 +352,7 @@ class InvoiceService:
         invoice = self._store.invoice(tenant_id, invoice_id)
         if invoice is None:
             raise InvoiceNotFound(invoice_id)
-        url = self._files.download_url(invoice.file_key, f"invoice-{invoice.number}.pdf", self._expiry)
-        return invoice, Download(url, self._clock() + timedelta(seconds=self._expiry))
+        return invoice, self._desk.link(invoice.file_key, f"invoice-{invoice.number}.pdf")
 
     def list(self, tenant_id: str, limit: int, cursor: str | None) -> InvoicePage:
         return self._store.invoices(tenant_id, limit, cursor)
