@@ -7,50 +7,34 @@ The command timeout is the `local` stage's CommandTimeoutSeconds (stacks/samconf
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import Future
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from ocpp.exceptions import NotSupportedError
 from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
+from tests.e2e.support import (
+    TEMPLATE,
+    ChargerSockets,
+    JsonClient,
+    Loop,
+    bearer_token,
+    boot_accepted,
+    running_stack,
+)
 from voltway.local.runtime import LocalRuntime, RuntimeSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "e2e-charger-pw"
-T = TypeVar("T")
+LOOP_TIMEOUT = 20  # seconds for a call on the chargers' loop
 
 
 # ---------------------------------------------------------------------------------------- harness
-
-
-class Loop:
-    """An asyncio loop in a thread: the chargers live there, the tests call HTTP from the main thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 20) -> T:
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 class ScriptedCharger(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
@@ -105,31 +89,10 @@ class ScriptedCharger(ChargePoint):  # type: ignore[misc]  # ocpp ships no type 
 
 class Stack:
     def __init__(self, runtime: LocalRuntime, loop: Loop) -> None:
-        self.runtime = runtime
         self.loop = loop
-        self.token = runtime.issuer.mint(
-            issuer=runtime.jwt_issuer,
-            audience=runtime.jwt_audience,
-            subject="operator-1",
-            tenant="acme",
-            roles=["operator"],
-        )
-        self._tasks: list[asyncio.Task[Any]] = []
-        self._sockets: list[ClientConnection] = []
-
-    def http(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.runtime.http_url + path,
-            data=data,
-            method=method,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=40) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
+        token = bearer_token(runtime, subject="operator-1", tenant="acme", roles=["operator"])
+        self.http = JsonClient(runtime, token, timeout=40)
+        self.chargers = ChargerSockets(runtime, loop)
 
     def register(self, charge_point_id: str) -> None:
         status, body = self.http("PUT", f"/v1/chargers/{charge_point_id}", {"password": PASSWORD})
@@ -137,22 +100,13 @@ class Stack:
 
     def connect(self, charge_point_id: str, *, silent: bool = False) -> ScriptedCharger:
         self.register(charge_point_id)
-        return self.loop.run(self._connect(charge_point_id, silent))
+        return self.loop.run(self._connect(charge_point_id, silent), LOOP_TIMEOUT)
 
     async def _connect(self, charge_point_id: str, silent: bool) -> ScriptedCharger:
-        auth = base64.b64encode(f"{charge_point_id}:{PASSWORD}".encode()).decode()
-        ws = await connect(
-            f"{self.runtime.charger_ws_url}/{charge_point_id}",
-            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-            additional_headers={"Authorization": f"Basic {auth}"},
+        charger = await self.chargers.open(
+            charge_point_id, PASSWORD, lambda cp, ws: ScriptedCharger(cp, ws, silent=silent)
         )
-        charger = ScriptedCharger(charge_point_id, ws, silent=silent)
-        self._sockets.append(ws)
-        self._tasks.append(asyncio.get_running_loop().create_task(charger.start()))
-        boot = await charger.call(
-            call.BootNotification(charge_point_model="E2E", charge_point_vendor="Voltway")
-        )
-        assert boot.status == "Accepted"
+        await boot_accepted(charger)
         return charger
 
     def command(
@@ -162,26 +116,14 @@ class Stack:
         return self.http("POST", f"/v1/chargers/{charge_point_id}/commands/{action}{query}", body)
 
     def close(self) -> None:
-        async def shutdown() -> None:
-            for ws in self._sockets:
-                await ws.close()
-            for task in self._tasks:
-                task.cancel()
-
-        self.loop.run(shutdown())
+        self.chargers.close(LOOP_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = RuntimeSettings.for_tests(REPO / "template.yaml", tmp_path_factory.mktemp("voltway-commands"))
-    loop = Loop()
-    with LocalRuntime(settings) as runtime:
-        s = Stack(runtime, loop)
-        try:
-            yield s
-        finally:
-            s.close()
-    loop.close()
+    settings = RuntimeSettings.for_tests(TEMPLATE, tmp_path_factory.mktemp("voltway-commands"))
+    with running_stack(settings, Stack) as s:
+        yield s
 
 
 TERMINAL = {"accepted", "rejected", "error", "timeout", "offline"}
