@@ -7,33 +7,32 @@ another driver sees none of it."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
+from tests.e2e.support import (
+    TEMPLATE,
+    ChargerSockets,
+    JsonClient,
+    Loop,
+    bearer_token,
+    boot_accepted,
+    running_stack,
+)
 from voltway.local.runtime import LocalRuntime, RuntimeSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-REPO = Path(__file__).resolve().parents[2]
 TENANT = "e2e-drivers"
 CP = "E2E-DRV-1"
 PASSWORD = "e2e-driver-pw"
-T = TypeVar("T")
 TARIFF: dict[str, Any] = {
     "country_code": "NL",
     "party_id": "VWY",
@@ -45,23 +44,6 @@ TARIFF: dict[str, Any] = {
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-class Loop:
-    """An asyncio loop in a thread: the charger lives there, the test calls HTTP from the main thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 class Charger(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
@@ -131,79 +113,29 @@ class Stack:
     def __init__(self, runtime: LocalRuntime, loop: Loop) -> None:
         self.runtime = runtime
         self.loop = loop
-        self._sockets: list[ClientConnection] = []
-        self._tasks: list[asyncio.Task[Any]] = []
+        self.chargers = ChargerSockets(runtime, loop)
 
-    def token(self, subject: str, role: str) -> str:
-        minted: str = self.runtime.issuer.mint(
-            issuer=self.runtime.jwt_issuer,
-            audience=self.runtime.jwt_audience,
-            subject=subject,
-            tenant=TENANT,
-            roles=[role],
-            ttl_seconds=900,
-        )
-        return minted
-
-    def client(self, subject: str, role: str = "driver") -> Callable[..., tuple[int, Any]]:
-        bearer = self.token(subject, role)
-
-        def http(method: str, path: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
-            headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"}
-            if key:
-                headers["Idempotency-Key"] = key
-            data = json.dumps(body).encode() if body is not None else None
-            request = urllib.request.Request(
-                self.runtime.http_url + path, data=data, method=method, headers=headers
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=40) as response:
-                    return response.status, json.loads(response.read() or b"null")
-            except urllib.error.HTTPError as e:
-                return e.code, json.loads(e.read() or b"null")
-
-        return http
+    def client(self, subject: str, role: str = "driver") -> JsonClient:
+        token = bearer_token(self.runtime, subject=subject, tenant=TENANT, roles=[role], ttl_seconds=900)
+        return JsonClient(self.runtime, token, timeout=40)
 
     def connect(self) -> Charger:
         async def open_() -> Charger:
-            auth = base64.b64encode(f"{CP}:{PASSWORD}".encode()).decode()
-            ws = await connect(
-                f"{self.runtime.charger_ws_url}/{CP}",
-                subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                additional_headers={"Authorization": f"Basic {auth}"},
-            )
-            charger = Charger(CP, ws)
-            self._sockets.append(ws)
-            self._tasks.append(asyncio.get_running_loop().create_task(charger.start()))
-            boot = await charger.call(
-                call.BootNotification(charge_point_model="E2E", charge_point_vendor="Voltway")
-            )
-            assert boot.status == "Accepted"
+            charger = await self.chargers.open(CP, PASSWORD, Charger)
+            await boot_accepted(charger)
             return charger
 
         return self.loop.run(open_())
 
     def close(self) -> None:
-        async def shutdown() -> None:
-            for ws in self._sockets:
-                await ws.close()
-            for task in self._tasks:
-                task.cancel()
-
-        self.loop.run(shutdown())
+        self.chargers.close()
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = RuntimeSettings.for_tests(REPO / "template.yaml", tmp_path_factory.mktemp("voltway-drivers"))
-    loop = Loop()
-    with LocalRuntime(settings) as runtime:
-        s = Stack(runtime, loop)
-        try:
-            yield s
-        finally:
-            s.close()
-    loop.close()
+    settings = RuntimeSettings.for_tests(TEMPLATE, tmp_path_factory.mktemp("voltway-drivers"))
+    with running_stack(settings, Stack) as s:
+        yield s
 
 
 def wait_for(
@@ -241,18 +173,20 @@ def test_driver_charges_from_the_app(stack: Stack) -> None:
     charger = stack.connect()
     assert bob("PUT", "/v1/me/payment-method", {"token": "tok_decline_e2e"})[0] == 200
     status, err = bob(
-        "POST", "/v1/sessions", {"charge_point_id": CP, "connector_id": 1}, key="e2e-start-bob1"
+        "POST", "/v1/sessions", {"charge_point_id": CP, "connector_id": 1}, idempotency_key="e2e-start-bob1"
     )
     assert status == 402 and err["error"]["code"] == "payment_declined", err
     status, card = alice("PUT", "/v1/me/payment-method", {"token": "tok_e2e_visa", "label": "Visa"})
     assert status == 200 and card["token_hint"] == "visa", card
     status, session = alice(
-        "POST", "/v1/sessions", {"charge_point_id": CP, "connector_id": 2}, key="e2e-start-0001"
+        "POST", "/v1/sessions", {"charge_point_id": CP, "connector_id": 2}, idempotency_key="e2e-start-0001"
     )
     assert status == 202, session
     assert session["state"] in ("requested", "accepted") and session["id_tag"] == app["id_tag"]
     assert session["payment"]["status"] == "authorized" and session["payment"]["held"] == "50.00"
-    replay = alice("POST", "/v1/sessions", {"charge_point_id": CP, "connector_id": 2}, key="e2e-start-0001")
+    replay = alice(
+        "POST", "/v1/sessions", {"charge_point_id": CP, "connector_id": 2}, idempotency_key="e2e-start-0001"
+    )
     assert replay == (202, session)  # the retry started nothing
     path = f"/v1/sessions/{session['session_id']}"
 
