@@ -18,14 +18,16 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from voltway.local.runtime import LocalRuntime, RuntimeSettings
+from tests.e2e.support import TEMPLATE, running_stack
+from voltway.local.runtime import RuntimeSettings
 from voltway.ocpp.commands import catalog
 
-# pytest puts tests/e2e on sys.path (rootdir-less "prepend" import mode); mypy names the module by its path.
+# pytest imports test modules by file name (tests/e2e on sys.path, "prepend" import mode); importing the
+# compliance module by its package path would load it a second time. mypy names it by its path.
 if TYPE_CHECKING:
-    from tests.e2e.test_ocpp_compliance import TAG, Charger, Loop, Stack, utc
+    from tests.e2e.test_ocpp_compliance import TAG, Charger, Stack, utc
 else:
-    from test_ocpp_compliance import TAG, Charger, Loop, Stack, utc
+    from test_ocpp_compliance import TAG, Charger, Stack, utc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 CP_ID = "ACT-CP-1"
@@ -93,20 +95,11 @@ class LaxCharger(Charger):
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = RuntimeSettings.for_tests(
-        __import__("pathlib").Path(__file__).resolve().parents[2] / "template.yaml",
-        tmp_path_factory.mktemp("voltway-actions"),
-    )
-    loop = Loop()
-    with LocalRuntime(settings) as runtime:
-        s = Stack(runtime, loop)
+    settings = RuntimeSettings.for_tests(TEMPLATE, tmp_path_factory.mktemp("voltway-actions"))
+    with running_stack(settings, Stack) as s:
         s.tag(TAG)
         s.charger_class = LaxCharger
-        try:
-            yield s
-        finally:
-            s.close()
-    loop.close()
+        yield s
 
 
 @pytest.fixture(scope="module")

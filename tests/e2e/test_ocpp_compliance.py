@@ -12,19 +12,12 @@ Local stage facts: RegistrationPolicy=pending, CommandTimeoutSeconds=5 (stacks/s
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import functools
 import json
-import threading
 import time
-import urllib.error
-import urllib.request
 import zlib
-from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
@@ -32,13 +25,13 @@ import pytest
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
 
+from tests.e2e.support import TEMPLATE, ChargerSockets, JsonClient, Loop, bearer_token, running_stack
 from voltway.local.runtime import LocalRuntime, RuntimeSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "compliance-pw-1"
 TAG = "TC-TAG-1"
 T = TypeVar("T")
@@ -72,23 +65,6 @@ def now() -> str:
 
 
 # ---------------------------------------------------------------------------------------- harness
-
-
-class Loop:
-    """An asyncio loop in a thread: the chargers live there, the tests call HTTP from the main thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 class Charger(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
@@ -285,31 +261,11 @@ class Stack:
     def __init__(self, runtime: LocalRuntime, loop: Loop) -> None:
         self.runtime = runtime
         self.loop = loop
-        self.token = runtime.issuer.mint(
-            issuer=runtime.jwt_issuer,
-            audience=runtime.jwt_audience,
-            subject="operator-tc",
-            tenant="acme",
-            roles=["operator"],
-        )
-        self._tasks: list[asyncio.Task[Any]] = []
-        self._sockets: list[ClientConnection] = []
+        token = bearer_token(runtime, subject="operator-tc", tenant="acme", roles=["operator"])
+        self.http = JsonClient(runtime, token, timeout=60)
+        self.chargers = ChargerSockets(runtime, loop)
         self.charger_class: type[Charger] = Charger
         self._tags: set[str] = set()
-
-    def http(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.runtime.http_url + path,
-            data=data,
-            method=method,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
 
     def register(self, charge_point_id: str, *, enabled: bool = True) -> None:
         status, body = self.http(
@@ -322,20 +278,14 @@ class Stack:
         assert code == 200, body
 
     def open(self, charge_point_id: str, subprotocols: list[str] | None = None) -> Charger:
-        return self.loop.run(self._open(charge_point_id, subprotocols or ["ocpp1.6"]))
-
-    async def _open(self, charge_point_id: str, subprotocols: list[str]) -> Charger:
-        auth = base64.b64encode(f"{charge_point_id}:{PASSWORD}".encode()).decode()
-        ws = await connect(
-            f"{self.runtime.charger_ws_url}/{charge_point_id}",
-            subprotocols=subprotocols,  # type: ignore[arg-type]
-            additional_headers={"Authorization": f"Basic {auth}"},
+        opened = self.chargers.open(
+            charge_point_id,
+            PASSWORD,
+            self.charger_class,
+            subprotocols=subprotocols or ["ocpp1.6"],
             open_timeout=30,
         )
-        charger = self.charger_class(charge_point_id, ws)
-        self._sockets.append(ws)
-        self._tasks.append(asyncio.get_running_loop().create_task(charger.start()))
-        return charger
+        return self.loop.run(opened)
 
     def connect(self, charge_point_id: str) -> Charger:
         """Register, open, boot (Accepted) and report every connector Available."""
@@ -422,13 +372,7 @@ class Stack:
         return view
 
     def close(self) -> None:
-        async def shutdown() -> None:
-            for ws in self._sockets:
-                await ws.close()
-            for task in self._tasks:
-                task.cancel()
-
-        self.loop.run(shutdown())
+        self.chargers.close()
 
 
 def eventually(check: Callable[[], T], timeout: float = 45, every: float = 0.2) -> T:
@@ -449,18 +393,10 @@ def connector_status(view: dict[str, Any], connector: int) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = RuntimeSettings.for_tests(
-        REPO / "template.yaml", tmp_path_factory.mktemp("voltway-compliance")
-    )
-    loop = Loop()
-    with LocalRuntime(settings) as runtime:
-        s = Stack(runtime, loop)
+    settings = RuntimeSettings.for_tests(TEMPLATE, tmp_path_factory.mktemp("voltway-compliance"))
+    with running_stack(settings, Stack) as s:
         s.tag(TAG)
-        try:
-            yield s
-        finally:
-            s.close()
-    loop.close()
+        yield s
 
 
 @pytest.fixture(scope="module")
