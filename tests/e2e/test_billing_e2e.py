@@ -7,7 +7,6 @@ the API with the totals this test computes on its own from the tariff. One runti
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,11 +15,10 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
-from ocpp.v16 import ChargePoint, call
+from ocpp.v16 import call
 from websockets.asyncio.client import connect as async_connect
-from websockets.typing import Subprotocol
 
+from tests.e2e.support import OCPP16, PlainCharger, SessionClient, basic_auth, bearer_token, wait_for_cdr
 from voltway.local.runtime import LocalRuntime, RuntimeSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -29,7 +27,6 @@ TENANT = "e2e-billing"
 PASSWORD = "e2e-billing-pw"
 CP = "E2E-BILL-1"
 TAG = "BILLTAG1"
-OCPP16 = [Subprotocol("ocpp1.6")]
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "ocpi-2.2.1" / "mod_cdrs.asciidoc"
 
 # The charger's own tariff: a start fee, energy, and parking per started minute (all 20 % VAT).
@@ -59,19 +56,10 @@ DEFAULT_TARIFF: dict[str, Any] = {
 class Stack:
     def __init__(self, runtime: LocalRuntime) -> None:
         self.runtime = runtime
-        token = runtime.issuer.mint(
-            issuer=runtime.jwt_issuer,
-            audience=runtime.jwt_audience,
-            subject="e2e-billing-operator",
-            tenant=TENANT,
-            roles=["operator"],
-            ttl_seconds=900,
+        token = bearer_token(
+            runtime, subject="e2e-billing-operator", tenant=TENANT, roles=["operator"], ttl_seconds=900
         )
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {token}"
-
-    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
-        return self.http.request(method, f"{self.runtime.http_url}{path}", json=body, timeout=30)
+        self.api = SessionClient(runtime, token, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +67,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state_dir: Path = tmp_path_factory.mktemp("voltway-billing-e2e")
     with LocalRuntime(RuntimeSettings.for_tests(None, state_dir)) as runtime:
         yield Stack(runtime)
-
-
-class Client(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
-    """A plain OCPP 1.6 charge point: sends CALLs, answers nothing."""
 
 
 def sample(at: str, register_wh: int, power_w: int) -> dict[str, Any]:
@@ -99,13 +83,10 @@ def run_session(charger_ws_url: str) -> tuple[int, Any]:
     """10:00 start at 1000 Wh, 15 kW until 10:45 (12000 Wh), then parked (0 W) until the 11:00 stop."""
 
     async def main() -> tuple[int, Any]:
-        token = base64.b64encode(f"{CP}:{PASSWORD}".encode()).decode()
         async with async_connect(
-            f"{charger_ws_url}/{CP}",
-            subprotocols=OCPP16,
-            additional_headers={"Authorization": f"Basic {token}"},
+            f"{charger_ws_url}/{CP}", subprotocols=OCPP16, additional_headers=basic_auth(CP, PASSWORD)
         ) as ws:
-            client = Client(CP, ws, response_timeout=20)
+            client = PlainCharger(CP, ws, response_timeout=20)
             listener = asyncio.create_task(client.start())
             try:
                 boot = await client.call(
@@ -167,19 +148,6 @@ def expected_totals() -> dict[str, Decimal]:
     }
 
 
-def wait_for_cdr(stack: Stack, tx_id: int, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = stack.api("GET", f"/v1/transactions/{tx_id}/cdr")
-        if response.status_code == 200:
-            body: dict[str, Any] = response.json()
-            return body
-        assert response.status_code == 404, response.text
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no CDR for transaction {tx_id} within {timeout} s")
-        time.sleep(0.5)
-
-
 def required_cdr_fields() -> set[str]:
     import re
 
@@ -203,7 +171,7 @@ def test_session_to_cdr_through_the_local_runtime(stack: Stack) -> None:
     tx_id, stop = run_session(stack.runtime.charger_ws_url)
     assert stop.id_tag_info["status"] == "Accepted"
 
-    cdr = wait_for_cdr(stack, tx_id)
+    cdr = wait_for_cdr(stack.api, tx_id)
     want = expected_totals()
     assert Decimal(str(cdr["total_cost"]["excl_vat"])) == want["excl"]  # 0.50 + 2.75 + 0.75 = 4.00
     assert Decimal(str(cdr["total_cost"]["incl_vat"])) == want["incl"]  # 0.60 + 3.30 + 0.90 = 4.80
@@ -250,15 +218,8 @@ def test_session_to_cdr_through_the_local_runtime(stack: Stack) -> None:
 
 
 def test_drivers_are_not_served_cdrs_yet(stack: Stack) -> None:
-    token = stack.runtime.issuer.mint(
-        issuer=stack.runtime.jwt_issuer,
-        audience=stack.runtime.jwt_audience,
-        subject="e2e-driver",
-        tenant=TENANT,
-        roles=["driver"],
-        ttl_seconds=300,
+    token = bearer_token(
+        stack.runtime, subject="e2e-driver", tenant=TENANT, roles=["driver"], ttl_seconds=300
     )
-    response = requests.get(
-        f"{stack.runtime.http_url}/v1/cdrs/TX1", headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
+    response = SessionClient(stack.runtime, token, timeout=30)("GET", "/v1/cdrs/TX1")
     assert response.status_code == 403

@@ -9,7 +9,6 @@ CDR say the session ended at the time limit.
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as async_connect
-from websockets.typing import Subprotocol
 
+from tests.e2e.support import OCPP16, SessionClient, basic_auth, bearer_token, wait_for_cdr
 from voltway.local.runtime import LocalRuntime, RuntimeSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -34,7 +32,6 @@ PASSWORD = "e2e-fleet-pw"
 CP = "E2E-FLEET-1"
 TAG = "FLEETTAG1"
 ACCOUNT = "ACME-FLEET"
-OCPP16 = [Subprotocol("ocpp1.6")]
 TARIFF: dict[str, Any] = {
     "country_code": "NL",
     "party_id": "VWY",
@@ -54,19 +51,10 @@ CONTRACT: dict[str, Any] = {
 class Stack:
     def __init__(self, runtime: LocalRuntime) -> None:
         self.runtime = runtime
-        token = runtime.issuer.mint(
-            issuer=runtime.jwt_issuer,
-            audience=runtime.jwt_audience,
-            subject="e2e-fleet-operator",
-            tenant=TENANT,
-            roles=["operator"],
-            ttl_seconds=900,
+        token = bearer_token(
+            runtime, subject="e2e-fleet-operator", tenant=TENANT, roles=["operator"], ttl_seconds=900
         )
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {token}"
-
-    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
-        return self.http.request(method, f"{self.runtime.http_url}{path}", json=body, timeout=30)
+        self.api = SessionClient(runtime, token, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +99,10 @@ def run_session(charger_ws_url: str) -> tuple[int, float, FleetCharger]:
     transaction id, the seconds from the start's timestamp to the RemoteStop, and the charger."""
 
     async def main() -> tuple[int, float, FleetCharger]:
-        token = base64.b64encode(f"{CP}:{PASSWORD}".encode()).decode()
         async with async_connect(
             f"{charger_ws_url}/{CP}",
             subprotocols=OCPP16,
-            additional_headers={"Authorization": f"Basic {token}"},
+            additional_headers=basic_auth(CP, PASSWORD),
             open_timeout=90,  # cold $connect on a loaded 2-core machine
         ) as ws:
             client = FleetCharger(CP, ws)
@@ -152,19 +139,6 @@ def run_session(charger_ws_url: str) -> tuple[int, float, FleetCharger]:
     return asyncio.run(main())
 
 
-def wait_for_cdr(stack: Stack, tx_id: int, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = stack.api("GET", f"/v1/transactions/{tx_id}/cdr")
-        if response.status_code == 200:
-            body: dict[str, Any] = response.json()
-            return body
-        assert response.status_code == 404, response.text
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no CDR for transaction {tx_id} within {timeout} s")
-        time.sleep(0.5)
-
-
 def test_a_fleet_session_is_stopped_at_its_time_limit(stack: Stack) -> None:
     assert stack.api("PUT", f"/v1/tariffs/{TARIFF['id']}", {**TARIFF, "default": True}).status_code == 200
     stored = stack.api("PUT", "/v1/contracts/fleet-acme", CONTRACT)
@@ -192,7 +166,7 @@ def test_a_fleet_session_is_stopped_at_its_time_limit(stack: Stack) -> None:
     assert body["stop_reason"] == "Remote"
     assert body["stop_reason_requested"] == "time_limit" and body["ended_by"] == "time_limit"
 
-    cdr = wait_for_cdr(stack, tx_id)
+    cdr = wait_for_cdr(stack.api, tx_id)
     assert cdr["voltway"]["stop_reason"] == "time_limit"
     assert cdr["remark"] == "stop reason: time_limit"  # OCPI 2.2.1's place for why a session stopped
     assert cdr["voltway"]["contract_id"] == "fleet-acme"
