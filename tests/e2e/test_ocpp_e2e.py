@@ -8,7 +8,6 @@ One runtime per module keeps the file fast.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -17,9 +16,8 @@ from typing import Any, TypeVar
 
 import boto3
 import pytest
-import requests
 from botocore.exceptions import ClientError
-from ocpp.v16 import ChargePoint, call
+from ocpp.v16 import call
 from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as async_connect
@@ -27,6 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
+from tests.e2e.support import OCPP16, PlainCharger, SessionClient, basic_auth, bearer_token
 from voltway.local.runtime import LocalRuntime, RuntimeSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -34,7 +33,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 TENANT = "e2e-ocpp"
 PASSWORD = "e2e-secret-pw"
 T = TypeVar("T")
-OCPP16 = [Subprotocol("ocpp1.6")]
 
 
 class Stack:
@@ -42,19 +40,10 @@ class Stack:
 
     def __init__(self, runtime: LocalRuntime) -> None:
         self.runtime = runtime
-        token = runtime.issuer.mint(
-            issuer=runtime.jwt_issuer,
-            audience=runtime.jwt_audience,
-            subject="e2e-operator",
-            tenant=TENANT,
-            roles=["operator"],
-            ttl_seconds=600,
+        token = bearer_token(
+            runtime, subject="e2e-operator", tenant=TENANT, roles=["operator"], ttl_seconds=600
         )
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {token}"
-
-    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
-        return self.http.request(method, f"{self.runtime.http_url}{path}", json=body, timeout=20)
+        self.api = SessionClient(runtime, token, timeout=20)
 
     def register(self, charge_point_id: str, *, enabled: bool = True) -> None:
         response = self.api(
@@ -104,23 +93,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def basic(username: str, password: str = PASSWORD) -> dict[str, str]:
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
-class Client(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
-    """A plain OCPP 1.6 charge point: sends CALLs, answers nothing."""
+    return basic_auth(username, password)
 
 
 def run_charger(
-    stack: Stack, charge_point_id: str, body: Callable[[Client, ClientConnection], Awaitable[T]]
+    stack: Stack, charge_point_id: str, body: Callable[[PlainCharger, ClientConnection], Awaitable[T]]
 ) -> T:
     async def main() -> T:
         async with async_connect(
             stack.url(charge_point_id), subprotocols=OCPP16, additional_headers=basic(charge_point_id)
         ) as ws:
             assert ws.subprotocol == "ocpp1.6"
-            client = Client(charge_point_id, ws, response_timeout=15)
+            client = PlainCharger(charge_point_id, ws, response_timeout=15)
             listener = asyncio.create_task(client.start())
             try:
                 return await body(client, ws)
@@ -154,7 +138,7 @@ def test_accepted_charger_boots_heartbeats_and_reports_status(stack: Stack) -> N
     cp = "E2E-CP-OK"
     stack.register(cp)
 
-    async def body(client: Client, ws: ClientConnection) -> tuple[Any, Any, dict[str, Any]]:
+    async def body(client: PlainCharger, ws: ClientConnection) -> tuple[Any, Any, dict[str, Any]]:
         boot = await client.call(boot_payload())
         heartbeat = await client.call(call.Heartbeat())
         await client.call(
@@ -284,7 +268,7 @@ def test_after_close_the_connection_is_gone_and_the_charger_offline(stack: Stack
     cp = "E2E-CP-BYE"
     stack.register(cp)
 
-    async def body(client: Client, ws: ClientConnection) -> str:
+    async def body(client: PlainCharger, ws: ClientConnection) -> str:
         await client.call(boot_payload())
         assert stack.charger(cp)["online"] is True
         return stack.connection_id(cp)
@@ -317,7 +301,7 @@ def test_full_session_authorize_start_meter_values_stop(stack: Stack) -> None:
         connector_id=1, id_tag="E2E-TAG-1", meter_start=10_000, timestamp="2026-03-01T10:00:00+01:00"
     )
 
-    async def body(client: Client, ws: ClientConnection) -> tuple[Any, Any, Any, Any, Any]:
+    async def body(client: PlainCharger, ws: ClientConnection) -> tuple[Any, Any, Any, Any, Any]:
         await client.call(boot_payload())
         authorized = await client.call(call.Authorize(id_tag="E2E-TAG-1"))
         unknown = await client.call(call.Authorize(id_tag="E2E-NOBODY"))
@@ -378,7 +362,7 @@ def test_transactions_are_tenant_scoped_and_reports_show_on_the_charger(stack: S
     cp = "E2E-CP-REPORTS"
     stack.register(cp)
 
-    async def body(client: Client, ws: ClientConnection) -> Any:
+    async def body(client: PlainCharger, ws: ClientConnection) -> Any:
         await client.call(boot_payload())
         await client.call(call.FirmwareStatusNotification(status="Installed"))
         await client.call(call.DiagnosticsStatusNotification(status="Uploaded"))
@@ -397,17 +381,11 @@ def test_transactions_are_tenant_scoped_and_reports_show_on_the_charger(stack: S
     assert seen["firmware_status"]["status"] == "Installed"
     assert seen["diagnostics_status"]["status"] == "Uploaded"
 
-    other_tenant = stack.runtime.issuer.mint(
-        issuer=stack.runtime.jwt_issuer,
-        audience=stack.runtime.jwt_audience,
-        subject="e2e-other",
-        tenant="e2e-other-tenant",
-        roles=["operator"],
+    other_tenant = bearer_token(
+        stack.runtime, subject="e2e-other", tenant="e2e-other-tenant", roles=["operator"]
     )
-    response = requests.get(
-        f"{stack.runtime.http_url}/v1/transactions/{started.transaction_id}",
-        headers={"Authorization": f"Bearer {other_tenant}"},
-        timeout=20,
+    response = SessionClient(stack.runtime, other_tenant, timeout=20)(
+        "GET", f"/v1/transactions/{started.transaction_id}"
     )
     assert response.status_code == 404
     assert stack.api("GET", "/v1/transactions/not-a-number").status_code == 400
