@@ -13,7 +13,7 @@ from voltway.billing.errors import TransactionNotBillable
 from voltway.billing.roots import cached_billing
 from voltway.billing.trigger import parse_request
 from voltway.invoices.roots import cached_receipts
-from voltway.observability import correlate, logger, metrics
+from voltway.observability import begin, logger, metrics
 from voltway.payments.roots import cached_payments
 
 root = cached_billing()
@@ -22,7 +22,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def record_handler(record: SQSRecord) -> str:
     request = parse_request(record.body)
-    correlate(transaction_id=str(request.transaction_id))
+    begin(transaction_id=str(request.transaction_id))
     try:
         cdr = root.cdrs.issue(request.transaction_id)
     except TransactionNotBillable:  # an unmatched stop (unknown transaction): nothing to bill, no retry

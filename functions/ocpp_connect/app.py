@@ -8,14 +8,14 @@ from typing import Any
 from voltway.adapters.roots import cached_connect_registry
 from voltway.chargers.errors import AuthenticationFailed
 from voltway.chargers.service import OCPP16_SUBPROTOCOL, SubprotocolRefused
-from voltway.observability import correlate, logger, metrics
+from voltway.observability import begin, logger, metrics
 from voltway.ocpp import websocket_events as ws
 
 
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     handshake = ws.handshake(event)
-    correlate(charge_point_id=handshake.charge_point_id, connection_id=handshake.connection_id)
+    begin(charge_point_id=handshake.charge_point_id, connection_id=handshake.connection_id)
     try:
         cached_connect_registry().connect(handshake)
     except SubprotocolRefused as e:

@@ -28,12 +28,27 @@ def count(event: str, value: int = 1) -> None:
     metrics.add_metric(name=event, unit=MetricUnit.Count, value=value)
 
 
+_correlated: set[str] = set()  # the keys correlate() added in this unit of work
+
+
 def correlate(**ids: str | None) -> None:
     """Attach correlation ids (``charge_point_id``, ``unique_id``, ``connection_id``…) to every
-    following log line of this invocation; ``None`` values are removed."""
+    following log line of this unit of work; ``None`` values are removed."""
     present = {k: v for k, v in ids.items() if v is not None}
     absent = [k for k, v in ids.items() if v is None]
     if present:
         logger.append_keys(**present)
+        _correlated.update(present)
     if absent:
         logger.remove_keys(absent)
+        _correlated.difference_update(absent)
+
+
+def begin(**ids: str | None) -> None:
+    """Start a unit of work (a frame, a request, a queue record) with these ids: the ids of the previous
+    one are dropped. Powertools keeps appended keys for the life of the process, so without this a warm
+    function logged the last frame's ``command_id`` / ``transaction_id`` on the next one."""
+    if _correlated:
+        logger.remove_keys(list(_correlated))
+        _correlated.clear()
+    correlate(**ids)

@@ -334,3 +334,33 @@ def test_our_answers_validate_against_the_response_schemas(world: World) -> None
         reply = world.send([2, f"id-{action}", action, payload])
         assert reply is not None and reply[0] == 3
         schemas.validate(f"{action}Response", reply[2])
+
+
+def test_each_frame_logs_only_its_own_correlation_ids(world: World) -> None:
+    # Powertools keeps appended keys for the life of a warm process: an id one frame attached (a command,
+    # a transaction) must not label the next frame's log lines.
+    import logging
+
+    from voltway.observability import SERVICE, correlate, logger
+
+    lines: list[dict[str, Any]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(self.format(record)))
+
+    keep = Keep()
+    keep.setFormatter(logger.registered_formatter)
+    std = logging.getLogger(SERVICE)  # the standard logger under Powertools' Logger
+    std.addHandler(keep)
+    try:
+        world.boot()
+        correlate(command_id="cmd-of-frame-1", transaction_id="7")  # what the first frame's work added
+        world.send([2, "bad-2", "Heartbeat", {"unexpected": 1}])  # logged: a CALLERROR for frame 2
+    finally:
+        std.removeHandler(keep)
+    frame_2 = [line for line in lines if line.get("unique_id") == "bad-2"]
+    assert frame_2, lines
+    for line in frame_2:
+        assert line["charge_point_id"] == CP and line["connection_id"] == CONN
+        assert "command_id" not in line and "transaction_id" not in line

@@ -1,6 +1,6 @@
 """One Chalice middleware applies the API's conventions to every route, including routes that other
-modules add later: signed cursors in and out, and the one error shape for Chalice's own errors
-(405, 415, ...), which otherwise answer ``{"Code", "Message"}``.
+modules add later: a fresh log correlation per request, signed cursors in and out, and the one error
+shape for Chalice's own errors (405, 415, ...), which otherwise answer ``{"Code", "Message"}``.
 
 CORS is deliberately *not* handled here: API Gateway's ``CorsConfiguration`` in template.yaml answers
 preflights and adds the headers, and a Chalice route with ``cors=`` would add a second, conflicting set.
@@ -23,6 +23,7 @@ from voltway.api.pagination import CursorRejected, CursorSigner
 from voltway.config import AwsSettings
 from voltway.identity import Principal
 from voltway.identity.errors import Unauthenticated
+from voltway.observability import begin
 
 _CHALICE_CODES = {
     405: "method_not_allowed",
@@ -88,6 +89,7 @@ def conventions_middleware(
     signer: Callable[[], CursorSigner] = default_signer,
 ) -> Callable[[Request, Callable[[Request], Response]], Response]:
     def middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
+        begin()  # this request's log lines carry only its own correlation ids
         scope = cursor_scope(request)
         params = request.query_params
         token = params.get("cursor") if params is not None else None

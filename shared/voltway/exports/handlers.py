@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from voltway.exports.aws import ExportWorkerRoot, SqsRetryDelay, decode_task
 from voltway.exports.model import PlanTask
-from voltway.observability import correlate
+from voltway.observability import begin
 
 
 def run_task(root: ExportWorkerRoot, body: str, message_id: str, receipt_handle: str) -> str:
     task = decode_task(body)
-    correlate(export_id=task.export_id, tenant_id=task.tenant_id)
+    begin(export_id=task.export_id, tenant_id=task.tenant_id)
     retry: SqsRetryDelay = root.plan_retry if isinstance(task, PlanTask) else root.shard_retry
     try:
         if isinstance(task, PlanTask):
@@ -29,5 +29,5 @@ def run_task(root: ExportWorkerRoot, body: str, message_id: str, receipt_handle:
 
 def dead_letter(root: ExportWorkerRoot, body: str) -> bool:
     task = decode_task(body)
-    correlate(export_id=task.export_id, tenant_id=task.tenant_id)
+    begin(export_id=task.export_id, tenant_id=task.tenant_id)
     return root.pipeline.dead_letter(task, root.settings.export_max_receive_count)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from voltway.chargers.model import Charger
 from voltway.chargers.ports import ChargerRepository, ConnectionRegistry
-from voltway.observability import correlate, count, logger
+from voltway.observability import begin, correlate, count, logger
 from voltway.ocpp import frames
 from voltway.ocpp.commands.ports import BootHooks, CommandAnswers
 from voltway.ocpp.dispatch import CallContext, Dispatcher
@@ -62,7 +62,7 @@ class CentralSystem:
     def receive(self, connection_id: str, raw: str) -> Outcome:
         now = self._clock()
         charge_point_id = self._connections.lookup(connection_id)
-        correlate(charge_point_id=charge_point_id, connection_id=connection_id, unique_id=None)
+        begin(charge_point_id=charge_point_id, connection_id=connection_id)
         try:
             message: frames.Message | None = frames.parse(raw)
         except FrameError as e:
