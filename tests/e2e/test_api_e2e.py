@@ -8,19 +8,18 @@ One runtime per module keeps the file fast.
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from ocpp.v16 import ChargePoint, call
+from ocpp.v16 import call
 from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
 from websockets.asyncio.client import connect
-from websockets.typing import Subprotocol
 
+from tests.e2e.support import OCPP16, PlainCharger, SessionClient, basic_auth, bearer_token
 from voltway.local.runtime import LocalRuntime, RuntimeSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -33,33 +32,22 @@ NEAR = {"lat": 48.137, "lon": 11.575}  # Munich
 class Stack:
     def __init__(self, runtime: LocalRuntime) -> None:
         self.runtime = runtime
-        self.operator = self.session("operator")
-        self.driver = self.session("driver")
+        self.operator = self.client("operator")
+        self.driver = self.client("driver")
 
-    def token(self, role: str, tenant: str = TENANT) -> str:
-        return str(
-            self.runtime.issuer.mint(
-                issuer=self.runtime.jwt_issuer,
-                audience=self.runtime.jwt_audience,
-                subject=f"e2e-{role}",
-                tenant=tenant,
-                roles=[role],
-                ttl_seconds=900,
-            )
+    def client(self, role: str, tenant: str = TENANT) -> SessionClient:
+        token = bearer_token(
+            self.runtime, subject=f"e2e-{role}", tenant=tenant, roles=[role], ttl_seconds=900
         )
+        return SessionClient(self.runtime, token, timeout=30)
 
-    def session(self, role: str, tenant: str = TENANT) -> requests.Session:
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {self.token(role, tenant)}"
-        return session
 
-    def call(self, session: requests.Session, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return session.request(method, f"{self.runtime.http_url}{path}", timeout=30, **kwargs)
-
-    def ok(self, session: requests.Session, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.call(session, method, path, **kwargs)
-        assert response.status_code == 200, f"{method} {path}: {response.status_code} {response.text}"
-        return response.json()
+def ok(
+    api: SessionClient, method: str, path: str, body: Any = None, *, params: Mapping[str, Any] | None = None
+) -> Any:
+    response = api(method, path, body, params=params)
+    assert response.status_code == 200, f"{method} {path}: {response.status_code} {response.text}"
+    return response.json()
 
 
 @pytest.fixture(scope="module")
@@ -90,18 +78,13 @@ def wait_until(check: Callable[[], bool], timeout: float = 15) -> None:
         time.sleep(0.1)
 
 
-class Charger(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
-    pass
-
-
-async def charger_session(stack: Stack, cp: str, steps: Callable[[Charger], Any]) -> None:
-    auth = base64.b64encode(f"{cp}:{PASSWORD}".encode()).decode()
+async def charger_session(stack: Stack, cp: str, steps: Callable[[PlainCharger], Any]) -> None:
     async with connect(
         f"{stack.runtime.charger_ws_url}/{cp}",
-        subprotocols=[Subprotocol("ocpp1.6")],
-        additional_headers={"Authorization": f"Basic {auth}"},
+        subprotocols=OCPP16,
+        additional_headers=basic_auth(cp, PASSWORD),
     ) as ws:
-        client = Charger(cp, ws, response_timeout=20)
+        client = PlainCharger(cp, ws, response_timeout=20)
         listener = asyncio.create_task(client.start())
         try:
             await client.call(call.BootNotification(charge_point_model="E2E", charge_point_vendor="Voltway"))
@@ -118,34 +101,32 @@ def status(connector_id: int, value: ChargePointStatus) -> Any:
 
 def test_sites_search_and_live_availability_from_a_real_charger(stack: Stack) -> None:
     op, driver = stack.operator, stack.driver
-    created = stack.ok(op, "PUT", "/v1/sites/MUC-MARIENPLATZ", json=site("Marienplatz", 48.1374, 11.5755))
+    created = ok(op, "PUT", "/v1/sites/MUC-MARIENPLATZ", site("Marienplatz", 48.1374, 11.5755))
     assert created["created_at"].endswith("Z")
-    stack.ok(op, "PUT", "/v1/sites/MUC-OLY", json=site("Olympiapark", 48.1731, 11.5466))
+    ok(op, "PUT", "/v1/sites/MUC-OLY", site("Olympiapark", 48.1731, 11.5466))
     for cp in ("E2E-API-CP1", "E2E-API-CP2"):
-        stack.ok(op, "PUT", f"/v1/chargers/{cp}", json={"password": PASSWORD})
+        ok(op, "PUT", f"/v1/chargers/{cp}", {"password": PASSWORD})
     ccs = {"connectors": [{"connector_id": 1, "type": "IEC_62196_T2_COMBO", "max_power_kw": 150}]}
     t2 = {"connectors": [{"connector_id": 1, "type": "IEC_62196_T2", "max_power_kw": 22}]}
-    stack.ok(op, "PUT", "/v1/sites/MUC-MARIENPLATZ/chargers/E2E-API-CP1", json=ccs)
-    stack.ok(op, "PUT", "/v1/sites/MUC-OLY/chargers/E2E-API-CP2", json=t2)
+    ok(op, "PUT", "/v1/sites/MUC-MARIENPLATZ/chargers/E2E-API-CP1", ccs)
+    ok(op, "PUT", "/v1/sites/MUC-OLY/chargers/E2E-API-CP2", t2)
 
-    page = stack.ok(driver, "GET", "/v1/stations", params={**NEAR, "radius_km": 10})
+    page = ok(driver, "GET", "/v1/stations", params={**NEAR, "radius_km": 10})
     assert [s["site_id"] for s in page["items"]] == ["MUC-MARIENPLATZ", "MUC-OLY"]
     assert page["items"][0]["connectors"][0]["status"] == "Offline"
-    assert (
-        stack.ok(driver, "GET", "/v1/stations", params={"q": "olympia"})["items"][0]["site_id"] == "MUC-OLY"
-    )
+    assert ok(driver, "GET", "/v1/stations", params={"q": "olympia"})["items"][0]["site_id"] == "MUC-OLY"
     free = {**NEAR, "radius_km": 10, "available": "true"}
-    assert stack.ok(driver, "GET", "/v1/stations", params=free)["items"] == []
+    assert ok(driver, "GET", "/v1/stations", params=free)["items"] == []
 
     def available_ids() -> list[str]:
-        return [s["site_id"] for s in stack.ok(driver, "GET", "/v1/stations", params=free)["items"]]
+        return [s["site_id"] for s in ok(driver, "GET", "/v1/stations", params=free)["items"]]
 
-    async def steps(client: Charger) -> None:
+    async def steps(client: PlainCharger) -> None:
         await client.call(status(1, ChargePointStatus.available))
         started = time.monotonic()
         await asyncio.to_thread(wait_until, lambda: available_ids() == ["MUC-MARIENPLATZ"])
         assert time.monotonic() - started < 5  # fresh within seconds
-        detail = await asyncio.to_thread(stack.ok, driver, "GET", "/v1/stations/MUC-MARIENPLATZ")
+        detail = await asyncio.to_thread(ok, driver, "GET", "/v1/stations/MUC-MARIENPLATZ")
         assert detail["connectors"][0]["status"] == "Available" and detail["available_connectors"] == 1
         await client.call(status(1, ChargePointStatus.charging))
         await asyncio.to_thread(wait_until, lambda: available_ids() == [])
@@ -153,22 +134,20 @@ def test_sites_search_and_live_availability_from_a_real_charger(stack: Stack) ->
     asyncio.run(charger_session(stack, "E2E-API-CP1", steps))
     # Once the charger has gone, drivers see it offline.
     wait_until(
-        lambda: (
-            stack.ok(driver, "GET", "/v1/stations/MUC-MARIENPLATZ")["connectors"][0]["status"] == "Offline"
-        )
+        lambda: ok(driver, "GET", "/v1/stations/MUC-MARIENPLATZ")["connectors"][0]["status"] == "Offline"
     )
 
 
 def test_roles_tenants_and_the_error_shape_through_the_gateway(stack: Stack) -> None:
-    stack.ok(stack.operator, "PUT", "/v1/sites/MUC-ROLES", json=site("Roles", 48.2, 11.6))
-    response = stack.call(stack.driver, "PUT", "/v1/sites/MUC-ROLES", json=site("Hijack", 48.2, 11.6))
+    ok(stack.operator, "PUT", "/v1/sites/MUC-ROLES", site("Roles", 48.2, 11.6))
+    response = stack.driver("PUT", "/v1/sites/MUC-ROLES", site("Hijack", 48.2, 11.6))
     assert response.status_code == 403 and set(response.json()["error"]) == {"code", "message", "details"}
-    other = stack.session("driver", tenant="e2e-other")
-    assert stack.call(other, "GET", "/v1/stations/MUC-ROLES").status_code == 404
-    assert stack.ok(other, "GET", "/v1/stations", params={**NEAR, "radius_km": 50})["items"] == []
+    other = stack.client("driver", tenant="e2e-other")
+    assert other("GET", "/v1/stations/MUC-ROLES").status_code == 404
+    assert ok(other, "GET", "/v1/stations", params={**NEAR, "radius_km": 50})["items"] == []
     anonymous = requests.get(f"{stack.runtime.http_url}/v1/stations", timeout=30)
     assert anonymous.status_code == 401
-    bad = stack.call(stack.driver, "GET", "/v1/stations", params={"lat": 48.1})
+    bad = stack.driver("GET", "/v1/stations", params={"lat": 48.1})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "validation_error"
 
 
@@ -176,11 +155,11 @@ def test_openapi_is_public_and_cursors_page_through_the_gateway(stack: Stack) ->
     doc = requests.get(f"{stack.runtime.http_url}/v1/openapi.json", timeout=30)
     assert doc.status_code == 200 and "/v1/stations" in doc.json()["paths"]
     for i in range(3):
-        stack.ok(stack.operator, "PUT", f"/v1/sites/PAGE-{i}", json=site(f"Page {i}", 48.0, 11.0))
+        ok(stack.operator, "PUT", f"/v1/sites/PAGE-{i}", site(f"Page {i}", 48.0, 11.0))
     seen: list[str] = []
     params: dict[str, Any] = {"limit": 2}
     while True:
-        page = stack.ok(stack.operator, "GET", "/v1/sites", params=params)
+        page = ok(stack.operator, "GET", "/v1/sites", params=params)
         seen += [s["site_id"] for s in page["items"]]
         if page["next_cursor"] is None:
             break
