@@ -25,6 +25,7 @@ MANAGEMENT = "wss://abc123.execute-api.eu-west-1.amazonaws.com/local"
 CP = "CP001"
 ALERTS = "/v1/alerts"
 ACK = "/v1/alerts/{alertId}/acknowledge"
+CHARGER = "/v1/chargers/{chargePointId}"
 FUNCTIONS = (
     "OcppConnectFunction",
     "OcppMessageFunction",
@@ -88,8 +89,10 @@ def test_offline_alert_is_opened_by_the_monitor_and_resolved_when_the_charger_is
     assert alert["alert_id"] == f"{CP}~charger_offline~0~1" and alert["details"]["last_seen"]
     assert monitor.handler({}, None)["offline"] == []  # one alert per absence
     assert monitor.handler({}, None)["offline_alerts_resolved"] == 0  # still silent
+    assert api("GET", CHARGER, {"chargePointId": CP})[1]["online"] is False
 
     charger.handler(_event("ocpp_message", [2, "hb1", "Heartbeat", {}]), None)  # back
+    assert api("GET", CHARGER, {"chargePointId": CP})[1]["online"] is True  # and commands reach it again
     assert monitor.handler({}, None)["offline_alerts_resolved"] == 1
     assert api("GET", ALERTS)[1]["items"] == []
     (resolved,) = api("GET", ALERTS, query={"status": "resolved"})[1]["items"]

@@ -364,3 +364,20 @@ def test_each_frame_logs_only_its_own_correlation_ids(world: World) -> None:
     for line in frame_2:
         assert line["charge_point_id"] == CP and line["connection_id"] == CONN
         assert "command_id" not in line and "transaction_id" not in line
+
+
+def test_a_call_puts_the_charger_back_online_over_its_connection(world: World) -> None:
+    world.boot()
+    # A late $connect of a handshake the charger abandoned left a dead connection id on the record.
+    world.chargers.mark_online(CP, "dead-conn=", NOW)
+    world.send([2, "hb-1", "Heartbeat", {}])
+    charger = world.chargers.get(CP)
+    assert charger is not None and charger.online and charger.connection_id == CONN
+    # A CALL of ours found the connection gone, or the monitor marked a silent charger offline: the next
+    # frame (within the last-seen granularity, too) restores it, so commands reach the charger again.
+    world.chargers.mark_offline(CP, CONN)
+    world.clock.now = NOW + timedelta(seconds=5)
+    world.send([2, "hb-2", "Heartbeat", {}])
+    charger = world.chargers.get(CP)
+    assert charger is not None and charger.online and charger.connection_id == CONN
+    assert charger.last_seen == NOW + timedelta(seconds=5)

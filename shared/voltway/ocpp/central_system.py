@@ -172,12 +172,26 @@ class CentralSystem:
             return reply
         if cached:
             self._idempotency.complete(charge_point_id, call.unique_id, reply, now)
-        self._refresh_last_seen(call.action, charger, now)
+        self._refresh_presence(call.action, charger, connection_id, now)
         return reply
 
-    def _refresh_last_seen(self, action: str, charger: Charger | None, now: datetime) -> None:
+    def _refresh_presence(
+        self, action: str, charger: Charger | None, connection_id: str, now: datetime
+    ) -> None:
+        """A CALL proves the charger is online over this connection. The record says otherwise after the
+        monitor marked a silent charger offline, or after a CALL of ours went to a connection that was
+        gone (an abandoned handshake's late $connect can leave a dead connection id behind): without this
+        the charger stayed "offline", and its commands failed, until it reconnected. One UpdateItem, only
+        when the record is wrong; otherwise last seen, at most once per ``TOUCH_GRANULARITY``."""
+        if charger is None:
+            return
+        if not charger.online or charger.connection_id != connection_id:
+            self._chargers.mark_online(charger.charge_point_id, connection_id, now)
+            count("ChargerPresenceRestored")
+            logger.info("charger online again over this connection", was_online=charger.online)
+            return
         route = self._dispatcher.route(action)
-        if charger is None or (route is not None and route.records_last_seen):
+        if route is not None and route.records_last_seen:
             return
         if charger.last_seen is None or now - charger.last_seen >= TOUCH_GRANULARITY:
             self._chargers.touch(charger.charge_point_id, now)
