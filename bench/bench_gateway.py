@@ -1,10 +1,12 @@
 """The local gateway end to end: ``voltway local`` on the real template + ``voltway simulate``.
 
 Starts ``voltway local`` in a subprocess (free ports, a private state dir, the embedded moto server, the
-real OCPP functions), warms it with one charger, then runs ``voltway simulate --register --chargers N
---sessions 1 --json`` and prints frames/s, latency percentiles and lost/unanswered counts. The runtime's
-log goes to ``<state dir>/runtime.log``. DynamoDB-heavy frames are paced by moto (~50-160 frames/s,
-see ../shared/docs/field-notes.md), not by the gateway.
+real OCPP functions, the demo seed: its tenant default tariff prices every simulated session, so the CDR
+worker issues a CDR and a receipt per session alongside the OCPP load), warms it with one charger, then
+runs ``voltway simulate --register --chargers N --sessions 1 --json`` and prints frames/s, latency
+percentiles and lost/unanswered counts. The runtime's log goes to ``<state dir>/runtime.log``.
+DynamoDB-heavy frames are paced by moto (~50-160 frames/s, see ../shared/docs/field-notes.md), not by
+the gateway.
 
     .venv/bin/python bench/bench_gateway.py [--chargers 100|1000] [--meter-samples 10]
         [--sample-interval 0.2] [--max-concurrency 4] [--py-spy FILE.svg]
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -38,7 +41,6 @@ def start_runtime(state_dir: Path, max_concurrency: int, log: Any) -> subprocess
         "local",
         "--state-dir",
         str(state_dir),
-        "--no-seed",
         "--max-concurrency",
         str(max_concurrency),
         *("--http-port", "0", "--ws-port", "0", "--management-port", "0", "--emulator-port", "0"),
@@ -93,6 +95,44 @@ def simulate(state_dir: Path, args: argparse.Namespace, chargers: int, prefix: s
     return summary
 
 
+# The gateway's line per WebSocket invocation: "<date> <time> ws   <charger>  <route>  <action|code>  <ms> ms"
+_INVOCATION = re.compile(r"^\S+ \S+ ws\s+(?P<cp>\S+)\s+(?P<route>\$\w+)\s+(?P<what>\S+)\s+(?P<ms>[\d.]+) ms")
+
+
+def invocations(log_text: str, prefix: str = "SIM") -> dict[str, list[float]]:
+    """Function durations per route ($default: per action) of the measured chargers, from the runtime's
+    log: what one invocation costs, apart from the time a frame waits for a free environment."""
+    found: dict[str, list[float]] = {}
+    for line in log_text.splitlines():
+        m = _INVOCATION.match(line)
+        if m and m["cp"].startswith(prefix):
+            key = m["what"] if m["route"] == "$default" else m["route"]
+            found.setdefault(key, []).append(float(m["ms"]))
+    return found
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def report_invocations(found: dict[str, list[float]]) -> None:
+    every = [ms for values in found.values() for ms in values]
+    if not every:
+        return
+    p50, p99 = _percentile(every, 0.5), _percentile(every, 0.99)
+    print(
+        f"  invocations {len(every)}: p50 {p50:.1f} ms  p99 {p99:.1f} ms  max {max(every):.1f} ms"
+        " (function durations; the latency above adds the wait for a free environment)"
+    )
+    print(f"  {'route/action':<24}{'n':>6}{'p50':>10}{'p99':>10}{'max':>10}")
+    for key, values in sorted(found.items()):
+        print(
+            f"  {key:<24}{len(values):>6}{_percentile(values, 0.5):>10.1f}{_percentile(values, 0.99):>10.1f}"
+            f"{max(values):>10.1f}"
+        )
+
+
 def report(summary: dict[str, Any], title: str) -> None:
     frames, calls, latency = summary["frames"], summary["calls"], summary["latency"]["overall"]
     chargers = summary["chargers"]
@@ -113,12 +153,12 @@ def report(summary: dict[str, Any], title: str) -> None:
         f"  latency    p50 {latency.get('p50_ms', 0):.1f} ms  p95 {latency.get('p95_ms', 0):.1f} ms"
         f"  p99 {latency.get('p99_ms', 0):.1f} ms  max {latency.get('max_ms', 0):.1f} ms"
     )
-    print(f"  {'action':<24}{'n':>6}{'p50':>8}{'p95':>8}{'p99':>8}  CALLERROR")
+    print(f"  {'action':<24}{'n':>6}{'p50':>10}{'p95':>10}{'p99':>10}  CALLERROR")
     for action, figures in summary["latency"]["by_action"].items():
         errors = summary["responses"].get(action, {}).get("CALLERROR") or ""
         print(
-            f"  {action:<24}{figures.get('count', 0):>6}{figures.get('p50_ms', 0):>8.1f}"
-            f"{figures.get('p95_ms', 0):>8.1f}{figures.get('p99_ms', 0):>8.1f}  {errors}"
+            f"  {action:<24}{figures.get('count', 0):>6}{figures.get('p50_ms', 0):>10.1f}"
+            f"{figures.get('p95_ms', 0):>10.1f}{figures.get('p99_ms', 0):>10.1f}  {errors}"
         )
     skipped = summary["sessions"]["skipped"]
     completed = summary["sessions"]["completed"]
@@ -181,14 +221,16 @@ def main(argv: list[str] | None = None) -> int:
                     runtime.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     runtime.kill()
+                log.flush()
                 if args.log is not None:
-                    log.flush()
                     shutil.copyfile(log.name, args.log)
+                log_text = Path(log.name).read_text(errors="replace")
     report(
         summary,
         f"local gateway: {args.chargers} chargers x 1 session x {args.meter_samples} MeterValues"
         f" every {args.sample_interval} s, max {args.max_concurrency} environments per function",
     )
+    report_invocations(invocations(log_text))
     return 0 if summary["calls"]["unanswered"] == 0 else 1
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,10 @@ def test_simulated_chargers_boot_and_every_call_is_answered(stack: LocalRuntime)
     assert charger["registration_status"] == "Accepted"
     assert charger["boot"]["vendor"]
     assert {c["connector_id"] for c in charger["connectors"]} >= {0, 1}
+    # the seeded tenant default tariff prices the session: its CDR is issued by the queue worker
+    deadline = time.monotonic() + 60
+    while not (cdrs := get(stack, "/v1/chargers/SIM0001/cdrs", operator).json()["items"]):
+        assert time.monotonic() < deadline, "no CDR for the simulated session within 60 s"
+        time.sleep(0.5)
+    assert cdrs[0]["tariffs"][0]["id"] == demo_seed.DEMO_TARIFF["id"]
+    assert float(cdrs[0]["total_cost"]["excl_vat"]) > 0

@@ -24,6 +24,22 @@ DEMO_TENANT = "demo"
 DEMO_CHARGERS = ("DEMO-CP001", "DEMO-CP002", "DEMO-CP003")
 # Id tags (RFID card uids) a newcomer can use at the demo chargers, one blocked to show a refusal.
 DEMO_ID_TAGS = {"DEMO-TAG-001": "Accepted", "DEMO-TAG-002": "Accepted", "DEMO-TAG-BLOCKED": "Blocked"}
+# The tenant's default tariff (OCPI 2.2.1), so that simulated and hand-driven sessions end in a CDR and a
+# receipt: a session fee and energy (both 19 % VAT).
+DEMO_TARIFF: dict[str, Any] = {
+    "country_code": "DE",
+    "party_id": "VWY",
+    "id": "DEMO-STANDARD",
+    "currency": "EUR",
+    "elements": [
+        {
+            "price_components": [
+                {"type": "FLAT", "price": 0.35, "vat": 19.0, "step_size": 1},
+                {"type": "ENERGY", "price": 0.39, "vat": 19.0, "step_size": 1},
+            ]
+        },
+    ],
+}
 DEMO_USERS = {"driver-1": ["driver"], "operator-1": ["operator"], "finance-1": ["finance"]}
 DEMO_FILE = "demo.json"
 
@@ -78,12 +94,14 @@ def seed(runtime: Runtime) -> DemoData:
         api.put_charger(charge_point_id, {"password": password, "security_profile": 1})
     for id_tag, status in DEMO_ID_TAGS.items():
         api.put_id_tag(id_tag, {"status": status})
+    api.request("PUT", f"/v1/tariffs/{DEMO_TARIFF['id']}", {**DEMO_TARIFF, "default": True})
     lines = [f"Demo data (tenant {data.tenant!r}), passwords kept in {runtime.state_dir / DEMO_FILE}:"]
     lines += [
         f"  charger {cp:<11} {runtime.charger_ws_url}/{cp}  Basic auth {cp}:{pw}"
         for cp, pw in data.passwords.items()
     ]
     lines += [f"  id tag  {tag:<16} {status}" for tag, status in DEMO_ID_TAGS.items()]
+    lines.append(f"  tariff  {DEMO_TARIFF['id']:<16} the tenant default (every charger without its own)")
     for user, roles in DEMO_USERS.items():
         lines.append(
             f"  user    {user:<11} voltway token --tenant {data.tenant} --user {user} --role {roles[0]}"
