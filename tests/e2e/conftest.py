@@ -1,4 +1,5 @@
-"""The local runtime on the fixture template (tests/fixtures/runtime), started once per test session.
+"""Two local runtimes, each started once per test session: the real template.yaml (``shared_runtime``), and
+the fixture template (tests/fixtures/runtime, ``runtime``).
 
 Free ports, a private state dir, short limits (frame limit 1 KB, idle timeout 8 s) and schedules firing
 every second keep the mechanisms observable within seconds.
@@ -18,8 +19,19 @@ import pytest
 from voltway.local.runtime import LocalRuntime, RuntimeSettings
 
 FIXTURE_TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "runtime" / "template.yaml"
+REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 FRAME_LIMIT = 1024
 IDLE_TIMEOUT = 8.0
+
+
+@pytest.fixture(scope="session")
+def shared_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+    """The real template.yaml on one local runtime for the whole session, shared by the e2e modules that
+    need no special settings: started once, its functions warm after the first module (each start and
+    cold start cost a module ~5-9 s). Each module keeps its own tenant and charger ids."""
+    settings = RuntimeSettings.for_tests(REAL_TEMPLATE, tmp_path_factory.mktemp("voltway-shared"))
+    with LocalRuntime(settings) as rt:
+        yield rt
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Scaffolding for the e2e modules that start a local runtime of their own (one per module): bearer tokens
+"""Scaffolding for the e2e modules on a local runtime (the session's shared one, or their own): bearer tokens
 from the runtime's local issuer, two shapes of HTTP client for its API, and OCPP 1.6 chargers on real
 WebSockets served by an asyncio loop in a thread, while the test itself calls HTTP from the main thread.
 
@@ -25,7 +25,7 @@ from ocpp.v16 import ChargePoint, call
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from voltway.local.runtime import LocalRuntime, RuntimeSettings
+from voltway.local.runtime import LocalRuntime
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 OCPP16 = [Subprotocol("ocpp1.6")]
@@ -59,18 +59,16 @@ class Loop:
 
 
 @contextmanager
-def running_stack(
-    settings: RuntimeSettings, stack: Callable[[LocalRuntime, Loop], StackT]
-) -> Iterator[StackT]:
-    """``stack(runtime, loop)`` on a runtime started from ``settings``; closed before the runtime stops."""
+def stack_on(runtime: LocalRuntime, stack: Callable[[LocalRuntime, Loop], StackT]) -> Iterator[StackT]:
+    """``stack(runtime, loop)`` with a charger loop of its own; its chargers and the loop are closed after
+    use (the runtime is the session's, see conftest.py)."""
     loop = Loop()
     try:
-        with LocalRuntime(settings) as runtime:
-            built = stack(runtime, loop)
-            try:
-                yield built
-            finally:
-                built.close()
+        built = stack(runtime, loop)
+        try:
+            yield built
+        finally:
+            built.close()
     finally:
         loop.close()
 

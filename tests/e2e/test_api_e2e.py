@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
 from websockets.asyncio.client import connect
 
 from tests.e2e.support import OCPP16, PlainCharger, SessionClient, basic_auth, bearer_token
-from voltway.local.runtime import LocalRuntime, RuntimeSettings
+from voltway.local.runtime import LocalRuntime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -51,10 +50,8 @@ def ok(
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    state_dir: Path = tmp_path_factory.mktemp("voltway-api-e2e")
-    with LocalRuntime(RuntimeSettings.for_tests(None, state_dir)) as runtime:
-        yield Stack(runtime)
+def stack(shared_runtime: LocalRuntime) -> Stack:
+    return Stack(shared_runtime)
 
 
 def site(name: str, lat: float, lon: float) -> dict[str, Any]:

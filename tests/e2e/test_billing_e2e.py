@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from ocpp.v16 import call
 from websockets.asyncio.client import connect as async_connect
 
 from tests.e2e.support import OCPP16, PlainCharger, SessionClient, basic_auth, bearer_token, wait_for_cdr
-from voltway.local.runtime import LocalRuntime, RuntimeSettings
+from voltway.local.runtime import LocalRuntime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -63,10 +62,8 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    state_dir: Path = tmp_path_factory.mktemp("voltway-billing-e2e")
-    with LocalRuntime(RuntimeSettings.for_tests(None, state_dir)) as runtime:
-        yield Stack(runtime)
+def stack(shared_runtime: LocalRuntime) -> Stack:
+    return Stack(shared_runtime)
 
 
 def sample(at: str, register_wh: int, power_w: int) -> dict[str, Any]:

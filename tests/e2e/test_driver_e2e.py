@@ -19,15 +19,14 @@ from ocpp.v16.enums import Action
 from websockets.asyncio.client import ClientConnection
 
 from tests.e2e.support import (
-    TEMPLATE,
     ChargerSockets,
     JsonClient,
     Loop,
     bearer_token,
     boot_accepted,
-    running_stack,
+    stack_on,
 )
-from voltway.local.runtime import LocalRuntime, RuntimeSettings
+from voltway.local.runtime import LocalRuntime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 TENANT = "e2e-drivers"
@@ -132,9 +131,8 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = RuntimeSettings.for_tests(TEMPLATE, tmp_path_factory.mktemp("voltway-drivers"))
-    with running_stack(settings, Stack) as s:
+def stack(shared_runtime: LocalRuntime) -> Iterator[Stack]:
+    with stack_on(shared_runtime, Stack) as s:
         yield s
 
 

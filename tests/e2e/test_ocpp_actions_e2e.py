@@ -18,8 +18,8 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from tests.e2e.support import TEMPLATE, running_stack
-from voltway.local.runtime import RuntimeSettings
+from tests.e2e.support import stack_on
+from voltway.local.runtime import LocalRuntime
 from voltway.ocpp.commands import catalog
 
 # pytest imports test modules by file name (tests/e2e on sys.path, "prepend" import mode); importing the
@@ -94,9 +94,8 @@ class LaxCharger(Charger):
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = RuntimeSettings.for_tests(TEMPLATE, tmp_path_factory.mktemp("voltway-actions"))
-    with running_stack(settings, Stack) as s:
+def stack(shared_runtime: LocalRuntime) -> Iterator[Stack]:
+    with stack_on(shared_runtime, Stack) as s:
         s.tag(TAG)
         s.charger_class = LaxCharger
         yield s

@@ -19,15 +19,14 @@ from ocpp.v16.enums import Action
 from websockets.asyncio.client import ClientConnection
 
 from tests.e2e.support import (
-    TEMPLATE,
     ChargerSockets,
     JsonClient,
     Loop,
     bearer_token,
     boot_accepted,
-    running_stack,
+    stack_on,
 )
-from voltway.local.runtime import LocalRuntime, RuntimeSettings
+from voltway.local.runtime import LocalRuntime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 PASSWORD = "e2e-charger-pw"
@@ -90,7 +89,7 @@ class ScriptedCharger(ChargePoint):  # type: ignore[misc]  # ocpp ships no type 
 class Stack:
     def __init__(self, runtime: LocalRuntime, loop: Loop) -> None:
         self.loop = loop
-        token = bearer_token(runtime, subject="operator-1", tenant="acme", roles=["operator"])
+        token = bearer_token(runtime, subject="operator-1", tenant="e2e-commands", roles=["operator"])
         self.http = JsonClient(runtime, token, timeout=40)
         self.chargers = ChargerSockets(runtime, loop)
 
@@ -120,9 +119,8 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = RuntimeSettings.for_tests(TEMPLATE, tmp_path_factory.mktemp("voltway-commands"))
-    with running_stack(settings, Stack) as s:
+def stack(shared_runtime: LocalRuntime) -> Iterator[Stack]:
+    with stack_on(shared_runtime, Stack) as s:
         yield s
 
 

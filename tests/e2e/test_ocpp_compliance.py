@@ -28,8 +28,8 @@ from ocpp.v16.enums import Action
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.support import TEMPLATE, ChargerSockets, JsonClient, Loop, bearer_token, running_stack
-from voltway.local.runtime import LocalRuntime, RuntimeSettings
+from tests.e2e.support import ChargerSockets, JsonClient, Loop, bearer_token, stack_on
+from voltway.local.runtime import LocalRuntime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 PASSWORD = "compliance-pw-1"
@@ -392,9 +392,8 @@ def connector_status(view: dict[str, Any], connector: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = RuntimeSettings.for_tests(TEMPLATE, tmp_path_factory.mktemp("voltway-compliance"))
-    with running_stack(settings, Stack) as s:
+def stack(shared_runtime: LocalRuntime) -> Iterator[Stack]:
+    with stack_on(shared_runtime, Stack) as s:
         s.tag(TAG)
         yield s
 

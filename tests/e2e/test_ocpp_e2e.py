@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import boto3
@@ -26,7 +25,7 @@ from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from tests.e2e.support import OCPP16, PlainCharger, SessionClient, basic_auth, bearer_token
-from voltway.local.runtime import LocalRuntime, RuntimeSettings
+from voltway.local.runtime import LocalRuntime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -86,10 +85,8 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    state_dir: Path = tmp_path_factory.mktemp("voltway-ocpp-e2e")
-    with LocalRuntime(RuntimeSettings.for_tests(None, state_dir)) as runtime:
-        yield Stack(runtime)
+def stack(shared_runtime: LocalRuntime) -> Stack:
+    return Stack(shared_runtime)
 
 
 def basic(username: str, password: str = PASSWORD) -> dict[str, str]:
