@@ -28,7 +28,11 @@ IDLE_TIMEOUT = 8.0
 def shared_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
     """The real template.yaml on one local runtime for the whole session, shared by the e2e modules that
     need no special settings: started once, its functions warm after the first module (each start and
-    cold start cost a module ~5-9 s). Each module keeps its own tenant and charger ids."""
+    cold start cost a module ~5-9 s). Each module keeps its own tenant and charger ids.
+
+    It lives until the session ends, and its moto server shares the process-wide backends with
+    in-process moto: that is why pyproject's ``testpaths`` run this tier last (its queue pollers would take
+    the integration tests' messages)."""
     settings = RuntimeSettings.for_tests(REAL_TEMPLATE, tmp_path_factory.mktemp("voltway-shared"))
     with LocalRuntime(settings) as rt:
         yield rt
