@@ -1,5 +1,5 @@
-"""Two local runtimes, each started once per test session: the real template.yaml (``shared_runtime``), and
-the fixture template (tests/fixtures/runtime, ``runtime``).
+"""Two local runtimes, each started once per test session: the real template.yaml (``shared_runtime``, for
+the product modules), and the fixture template (tests/fixtures/runtime, ``runtime``).
 
 Free ports, a private state dir, short limits (frame limit 1 KB, idle timeout 8 s) and schedules firing
 every second keep the mechanisms observable within seconds.
@@ -24,18 +24,62 @@ FRAME_LIMIT = 1024
 IDLE_TIMEOUT = 8.0
 
 
+SHARED = "shared_runtime"
+
+
+class _Shared:
+    """The one real-template runtime of the modules that request ``shared_runtime``."""
+
+    runtime: LocalRuntime | None = None
+
+    @classmethod
+    def stop(cls) -> None:
+        runtime, cls.runtime = cls.runtime, None
+        if runtime is not None:
+            runtime.stop()
+
+
 @pytest.fixture(scope="session")
 def shared_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    """The real template.yaml on one local runtime for the whole session, shared by the e2e modules that
-    need no special settings: started once, its functions warm after the first module (each start and
-    cold start cost a module ~5-9 s). Each module keeps its own tenant and charger ids.
+    """The real template.yaml on one local runtime, shared by the e2e modules that need no special
+    settings: started once, its functions warm after the first module (a start and the cold starts cost a
+    module ~5-9 s). Each module keeps its own tenant and charger ids.
 
-    It lives until the session ends, and its moto server shares the process-wide backends with
-    in-process moto: that is why pyproject's ``testpaths`` run this tier last (its queue pollers would take
-    the integration tests' messages)."""
+    Every local runtime in this process serves from moto's process-wide backends under the same resource
+    names, so no other runtime and no in-process moto may run beside it (its queue pollers would take
+    their messages: seen with the exports module's plan task). Hence its modules run first in the e2e
+    tier, it stops right after the last of them (the hooks below), and pyproject's ``testpaths`` run the
+    e2e tier after the in-process tiers."""
     settings = RuntimeSettings.for_tests(REAL_TEMPLATE, tmp_path_factory.mktemp("voltway-shared"))
-    with LocalRuntime(settings) as rt:
-        yield rt
+    _Shared.runtime = LocalRuntime(settings)
+    _Shared.runtime.start()
+    try:
+        yield _Shared.runtime
+    finally:
+        _Shared.stop()
+
+
+def _uses_shared(item: pytest.Item) -> bool:
+    return SHARED in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The shared runtime's tests first among this directory's (stable otherwise)."""
+    here = Path(__file__).parent
+    in_here = [i for i in items if here in i.path.parents]
+    if not in_here:
+        return
+    first = items.index(in_here[0])
+    ordered = sorted(in_here, key=lambda i: not _uses_shared(i))
+    rest = [i for i in items[first:] if here not in i.path.parents]
+    items[first:] = ordered + rest
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After the last test on the shared runtime (and its modules' own teardown), stop it."""
+    if _Shared.runtime is not None and (nextitem is None or not _uses_shared(nextitem)):
+        _Shared.stop()
 
 
 @pytest.fixture(scope="session")
