@@ -6,8 +6,6 @@ audit: never Query or Scan (see docs/data-model.md for keys and access patterns)
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,26 +13,15 @@ from pynamodb.exceptions import DeleteError, DoesNotExist
 from pynamodb.expressions.condition import Condition
 
 from voltway.adapters.conditional import guarded_save, guarded_update
+from voltway.adapters.cursors import cursor_to_key, key_to_cursor
 from voltway.adapters.dynamo_models import ChargerItem, ConnectionItem, IdempotencyItem, MessageItem
 from voltway.chargers.errors import ChargerConflict, InvalidCursor, InvalidRegistration
 from voltway.chargers.model import BootInfo, Charger, ConnectorState, Page, RegistrationStatus
 from voltway.ocpp.ports import AuditEntry, AuditPage, IdempotencyRecord
 
 
-def _encode_cursor(key: dict[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
-
-
-def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    if not cursor:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as e:
-        raise InvalidCursor("invalid cursor") from e
-    if not isinstance(value, dict):
-        raise InvalidCursor("invalid cursor")
-    return value
+def _start_key(cursor: str | None) -> dict[str, Any] | None:
+    return cursor_to_key(cursor, InvalidCursor) if cursor else None
 
 
 def _stamp(moment: datetime) -> str:
@@ -97,11 +84,9 @@ class DynamoChargerRepository:
             return None
 
     def list_by_tenant(self, tenant_id: str, limit: int, cursor: str | None) -> Page:
-        result = self._model.by_tenant.query(
-            tenant_id, limit=limit, last_evaluated_key=_decode_cursor(cursor)
-        )
+        result = self._model.by_tenant.query(tenant_id, limit=limit, last_evaluated_key=_start_key(cursor))
         items = [self._to_charger(i) for i in result]
-        return Page(items, _encode_cursor(result.last_evaluated_key))
+        return Page(items, key_to_cursor(result.last_evaluated_key))
 
     def find_unheard_since(self, heard_before: datetime) -> list[Charger]:
         m = self._model
@@ -302,7 +287,7 @@ class DynamoMessageAudit:
             charge_point_id,
             scan_index_forward=False,
             limit=limit,
-            last_evaluated_key=_decode_cursor(cursor),
+            last_evaluated_key=_start_key(cursor),
         )
         items = [
             AuditEntry(
@@ -317,7 +302,7 @@ class DynamoMessageAudit:
             )
             for i in result
         ]
-        return AuditPage(items, _encode_cursor(result.last_evaluated_key))
+        return AuditPage(items, key_to_cursor(result.last_evaluated_key))
 
 
 class DynamoIdempotencyStore:

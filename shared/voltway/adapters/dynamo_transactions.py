@@ -27,7 +27,8 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from voltway.adapters.conditional import guarded_delete, guarded_update
-from voltway.adapters.dynamo import _decode_cursor, _encode_cursor, _stamp
+from voltway.adapters.cursors import key_to_cursor
+from voltway.adapters.dynamo import _stamp, _start_key
 from voltway.adapters.dynamo_models import ChargerItem
 from voltway.idtags.model import IdTag, IdTagStatus
 from voltway.ocpp.ports import DataTransferRecord, StatusReport, StatusReportKind
@@ -413,12 +414,12 @@ class DynamoTransactionRepository:
 
     def list_by_charger(self, charge_point_id: str, limit: int, cursor: str | None) -> TransactionPage:
         result = self._model.by_charger.query(
-            charge_point_id, scan_index_forward=False, limit=limit, last_evaluated_key=_decode_cursor(cursor)
+            charge_point_id, scan_index_forward=False, limit=limit, last_evaluated_key=_start_key(cursor)
         )
         items: list[Transaction | UnmatchedStop] = [
             self._to_transaction(i) if i.kind == "tx" else self._to_unmatched(i) for i in result
         ]
-        return TransactionPage(items, _encode_cursor(result.last_evaluated_key))
+        return TransactionPage(items, key_to_cursor(result.last_evaluated_key))
 
 
 # ---------------------------------------------------------------------------------------------- meter values
