@@ -107,12 +107,7 @@ def alerts_blueprint() -> Blueprint:
     @mapped
     def acknowledge_alert(alertId: str) -> dict[str, Any]:
         caller = operator()
-        return body(
-            AlertView.of(
-                cached_alerts().acknowledge(
-                    caller.tenant_id, path_param(PATTERNS, "alertId", alertId), caller.user_id
-                )
-            )
-        )
+        alert_id = path_param(PATTERNS, "alertId", alertId)
+        return body(AlertView.of(cached_alerts().acknowledge(caller.tenant_id, alert_id, caller.user_id)))
 
     return bp
